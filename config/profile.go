@@ -66,6 +66,11 @@ type Profile struct {
 	State StateRules `yaml:"state"`
 	// Telemetry lists the values written to InfluxDB as device_telemetry.
 	Telemetry []string `yaml:"telemetry"`
+	// Simulate gives, per device state (standby, in_use, fault,
+	// maintenance), the values icusim serves so that the state rules derive
+	// that state. Values not listed are 0 (or ""); Serial is served from the
+	// site's expected serial. Only icusim and tests use it.
+	Simulate map[string]map[string]any `yaml:"simulate"`
 
 	// Compiled rules; filled by Load.
 	Rules CompiledRules `yaml:"-"`
