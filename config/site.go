@@ -151,9 +151,16 @@ func (d *Device) FreshnessWindow() time.Duration {
 	if d.Freshness != nil && *d.Freshness > 0 {
 		return *d.Freshness
 	}
-	w := 3 * d.Interval()
-	if w < 5*time.Second {
-		w = 5 * time.Second
+	iv := d.Interval()
+	if iv <= 0 {
+		iv = DefaultModbusInterval
+		if d.MQTT != nil {
+			iv = DefaultMQTTInterval
+		}
+	}
+	w := 3 * iv
+	if w < MinFreshness {
+		w = MinFreshness
 	}
 	return w
 }
