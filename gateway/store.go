@@ -1,0 +1,230 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Store keeps what must survive a restart of the gateway and is not a
+// time series: maintenance flags and assignments changed at run time,
+// accumulated usage, report sequence numbers, and the audit trail of every
+// mutating API call. It is a single bbolt file: small, transactional and
+// crash-safe (copy-on-write with checksummed meta pages), so a kill -9 at
+// any moment leaves either the old or the new value, never a torn one.
+type Store struct {
+	db *bolt.DB
+}
+
+// Buckets of the store.
+var (
+	bucketMaintenance = []byte("maintenance")
+	bucketAssignment  = []byte("assignment")
+	bucketUsage       = []byte("usage")
+	bucketMeta        = []byte("meta")
+	bucketAudit       = []byte("audit")
+)
+
+// OpenStore opens (creating) the state file at path.
+func OpenStore(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("state store %s is locked: is another icugate running with the same data directory? %w", path, err)
+		}
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMaintenance, bucketAssignment, bucketUsage, bucketMeta, bucketAudit} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close releases the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// MaintenanceFlag is an engineer's out-of-service mark on a device.
+type MaintenanceFlag struct {
+	On bool      `json:"on"`
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// Assignment is a device moved at run time.
+type Assignment struct {
+	At   string    `json:"at"`
+	By   string    `json:"by"`
+	Time time.Time `json:"time"`
+}
+
+// AuditEntry is one mutating API call: who did what, when, and the result.
+type AuditEntry struct {
+	Time   time.Time `json:"time"`
+	Who    string    `json:"who"`
+	Remote string    `json:"remote"`
+	Action string    `json:"action"`
+	Device string    `json:"device,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+	Result string    `json:"result"`
+}
+
+func (s *Store) putJSON(bucket []byte, key string, v any) error {
+	buf, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).Put([]byte(key), buf)
+	})
+}
+
+func (s *Store) forEach(bucket []byte, fn func(key string, raw []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			return fn(string(k), v)
+		})
+	})
+}
+
+// SetMaintenance records a device's maintenance flag.
+func (s *Store) SetMaintenance(device string, f MaintenanceFlag) error {
+	return s.putJSON(bucketMaintenance, device, f)
+}
+
+// Maintenance returns every recorded maintenance flag by device.
+func (s *Store) Maintenance() (map[string]MaintenanceFlag, error) {
+	out := map[string]MaintenanceFlag{}
+	err := s.forEach(bucketMaintenance, func(k string, raw []byte) error {
+		var f MaintenanceFlag
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return fmt.Errorf("maintenance flag of %s: %w", k, err)
+		}
+		out[k] = f
+		return nil
+	})
+	return out, err
+}
+
+// SetAssignment records a device moved at run time.
+func (s *Store) SetAssignment(device string, a Assignment) error {
+	return s.putJSON(bucketAssignment, device, a)
+}
+
+// Assignments returns every run-time assignment by device.
+func (s *Store) Assignments() (map[string]Assignment, error) {
+	out := map[string]Assignment{}
+	err := s.forEach(bucketAssignment, func(k string, raw []byte) error {
+		var a Assignment
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return fmt.Errorf("assignment of %s: %w", k, err)
+		}
+		out[k] = a
+		return nil
+	})
+	return out, err
+}
+
+// SaveUsage stores accumulated seconds per state for every device, in one
+// transaction.
+func (s *Store) SaveUsage(usage map[string]map[string]float64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUsage)
+		for dev, u := range usage {
+			buf, err := json.Marshal(u)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(dev), buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Usage returns the accumulated seconds per state by device.
+func (s *Store) Usage() (map[string]map[string]float64, error) {
+	out := map[string]map[string]float64{}
+	err := s.forEach(bucketUsage, func(k string, raw []byte) error {
+		var u map[string]float64
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return fmt.Errorf("usage of %s: %w", k, err)
+		}
+		out[k] = u
+		return nil
+	})
+	return out, err
+}
+
+// NextSequence atomically increments and returns the named counter (e.g.
+// the report sequence number), which therefore only grows across restarts.
+func (s *Store) NextSequence(name string) (uint64, error) {
+	var n uint64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if v := b.Get([]byte(name)); len(v) == 8 {
+			n = binary.BigEndian.Uint64(v)
+		}
+		n++
+		var buf [8]byte
+		binary.BigEndian.PutUint64(buf[:], n)
+		return b.Put([]byte(name), buf[:])
+	})
+	return n, err
+}
+
+// Audit appends one entry to the audit trail.
+func (s *Store) Audit(e AuditEntry) error {
+	buf, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAudit)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], seq)
+		return b.Put(k[:], buf)
+	})
+}
+
+// AuditTrail returns the last n audit entries, oldest first.
+func (s *Store) AuditTrail(n int) ([]AuditEntry, error) {
+	var out []AuditEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
+			var e AuditEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}
