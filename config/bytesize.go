@@ -16,7 +16,8 @@ type ByteSize int64
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseByteSize(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		// A TypeError lets yaml.v3 go on decoding and report the rest.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*b = v
 	return nil
@@ -25,6 +26,7 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 // ParseByteSize parses "512MB", "1GiB", "1048576".
 func ParseByteSize(s string) (ByteSize, error) {
 	s = strings.TrimSpace(s)
+	orig := s
 	units := []struct {
 		suffix string
 		mult   int64
@@ -42,7 +44,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 	}
 	n, err := strconv.ParseFloat(s, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q: want a non-negative number with an optional unit such as 256MB or 1GiB", s)
+		return 0, fmt.Errorf("invalid size %q: want a non-negative number with an optional unit such as 256MB or 1GiB", orig)
 	}
 	return ByteSize(n * float64(mult)), nil
 }
