@@ -19,8 +19,9 @@ type Observation struct {
 	// Time is when the values held: the device's own timestamp when it
 	// carries a trusted one, else the receipt time.
 	Time time.Time
-	// Values are positioned as the device profile's Values. The engine
-	// copies what it keeps; the driver may reuse the slice afterwards.
+	// Values are positioned as the device profile's Values. Offer hands
+	// the slice over: the driver must not modify it afterwards (the
+	// observation may wait in a queue); the engine copies what it keeps.
 	Values []config.Sample
 	// Serial is the identity the device reported, "" if not read.
 	Serial string

@@ -1,0 +1,224 @@
+package outbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tidwall/wal"
+)
+
+// Entry is one queued record as handed to the consumer.
+type Entry struct {
+	Class    Class
+	Seq      uint64    // global append order
+	Appended time.Time // when it was appended (for lag)
+	Data     []byte
+	index    uint64
+}
+
+// Batch is what Next hands out: entries in append order, and where each log
+// stands after them. Ack it once the peer accepted every entry.
+type Batch struct {
+	Entries []Entry
+	end     [2]uint64
+}
+
+// Next returns up to maxEntries waiting entries (and up to maxBytes of data,
+// but at least one entry) in append order, without blocking; it returns an
+// empty batch when nothing waits. The entries stay on disk until Ack. Next
+// must not be called while a batch is in flight (Ack or Rewind first):
+// delivery is strictly one batch at a time, which keeps order simple.
+func (o *Outbox) Next(maxEntries, maxBytes int) (Batch, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return Batch{}, ErrClosed
+	}
+	for _, l := range o.logs {
+		if l.read != l.ack {
+			return Batch{}, errors.New("outbox: Next called with a batch in flight; Ack or Rewind it first")
+		}
+	}
+	var b Batch
+	size := 0
+	for len(b.Entries) < maxEntries {
+		var pick *Entry
+		for c := range o.logs {
+			e, err := o.peekLocked(Class(c))
+			if err != nil {
+				return Batch{}, err
+			}
+			if e != nil && (pick == nil || e.Seq < pick.Seq) {
+				pick = e
+			}
+		}
+		if pick == nil || (len(b.Entries) > 0 && size+len(pick.Data) > maxBytes) {
+			break
+		}
+		b.Entries = append(b.Entries, *pick)
+		size += len(pick.Data)
+		o.logs[pick.Class].read = pick.index + 1
+		o.heads[pick.Class] = nil
+	}
+	for c, l := range o.logs {
+		b.end[c] = l.read
+		l.flightEnd = l.read
+		if len(b.Entries) == 0 {
+			l.ack = l.read // only skipped (quarantined) entries were passed
+		}
+	}
+	return b, nil
+}
+
+// errStop ends a batch early at a damaged segment; the next Next, with
+// nothing in flight, quarantines it.
+var errStop = errors.New("stop")
+
+// peekLocked returns the next readable entry of a class, quarantining what
+// is damaged on the way; nil when the class has nothing waiting.
+func (o *Outbox) peekLocked(c Class) (*Entry, error) {
+	if o.heads[c] != nil {
+		return o.heads[c], nil
+	}
+	l := o.logs[c]
+	for l.read <= l.last {
+		b, err := l.log.Read(l.read)
+		if errors.Is(err, wal.ErrCorrupt) {
+			if l.read != l.ack {
+				return nil, nil // finish this batch first
+			}
+			if err := o.quarantineSegmentLocked(l); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("outbox %s: read entry %d: %w", c, l.read, err)
+		}
+		seq, appended, data, derr := decodeRecord(b)
+		if derr != nil {
+			o.quarantineRecordLocked(l, b)
+			if l.ack == l.read {
+				l.ack++
+			}
+			l.read++
+			continue
+		}
+		o.heads[c] = &Entry{Class: c, Seq: seq, Appended: appended, Data: data, index: l.read}
+		return o.heads[c], nil
+	}
+	return nil, nil
+}
+
+// quarantineSegmentLocked sets aside the damaged segment holding l.read:
+// a copy goes to the quarantine directory, the entries it held are counted,
+// and delivery continues with the next segment.
+func (o *Outbox) quarantineSegmentLocked(l *classLog) error {
+	path, err := segmentPath(l.dir, l.read)
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", l.class, err)
+	}
+	next := nextSegmentStart(l.dir, l.read, l.last)
+	if err := copyAside(path, o.qdir, l.class.String()+"-corrupt-"); err != nil {
+		return fmt.Errorf("outbox %s: quarantine %s: %w", l.class, path, err)
+	}
+	lost := next - l.read
+	if err := l.truncate(next); err != nil {
+		return err
+	}
+	l.read, l.ack = next, next
+	o.q.quarantined += lost
+	o.logger.Error("outbox: corrupt segment quarantined", "class", l.class.String(),
+		"file", path, "entries", lost, "quarantine", o.qdir)
+	return nil
+}
+
+// quarantineRecordLocked keeps a damaged entry's bytes aside and counts it.
+func (o *Outbox) quarantineRecordLocked(l *classLog, b []byte) {
+	o.q.quarantined++
+	name := filepath.Join(o.qdir, fmt.Sprintf("%s-record-%d-%d", l.class, l.read, time.Now().UnixNano()))
+	err := os.MkdirAll(o.qdir, 0o750)
+	if err == nil {
+		err = os.WriteFile(name, b, 0o640)
+	}
+	o.logger.Error("outbox: corrupt record quarantined", "class", l.class.String(),
+		"entry", l.read, "file", name, "err", err)
+}
+
+// Ack confirms that every entry of b was accepted by the peer: they are
+// removed (lazily, a segment at a time, or at once when all is delivered).
+func (o *Outbox) Ack(b Batch) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return ErrClosed
+	}
+	var errs []error
+	for c, l := range o.logs {
+		// read is past b.end only when the budget dropped waiting
+		// telemetry behind the batch; those are counted already.
+		if l.read >= b.end[c] && l.read > l.ack {
+			l.ack = l.read
+		}
+		if err := l.trimDelivered(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// trimEvery is how many whole delivered segments wait before they are
+// removed: removal rewrites the rest of the segment the cut falls in, so it
+// is done in runs. After a crash up to this much delivered data is sent
+// again, which InfluxDB absorbs (same series and time overwrite).
+const trimEvery = 4
+
+// trimDelivered removes delivered entries from disk when that is cheap
+// (everything delivered) or worth it (trimEvery whole segments delivered).
+func (l *classLog) trimDelivered() error {
+	if l.ack <= l.first {
+		return nil
+	}
+	if l.ack > l.last {
+		return l.truncate(l.ack)
+	}
+	starts, err := segmentStarts(l.dir)
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", l.class, err)
+	}
+	passed := 0
+	for _, s := range starts {
+		if s > l.first && s <= l.ack {
+			passed++
+		}
+	}
+	if passed < trimEvery {
+		return nil
+	}
+	err = l.truncate(l.ack)
+	if errors.Is(err, wal.ErrCorrupt) {
+		// The next entry sits in a damaged segment: the next read
+		// quarantines it and truncates past it.
+		return nil
+	}
+	return err
+}
+
+// Rewind gives back the batch in flight without acknowledging it: the next
+// Next starts again from the first unacknowledged entry. In-flight telemetry
+// that the disk budget removed meanwhile is counted as dropped.
+func (o *Outbox) Rewind() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for c, l := range o.logs {
+		if l.ack < l.first {
+			o.q.dropped += min(l.first, l.flightEnd) - l.ack
+			l.ack = l.first
+		}
+		l.read = l.ack
+		o.heads[c] = nil
+	}
+}
