@@ -48,16 +48,16 @@ wait_port() { # host port name
 }
 
 log "starting InfluxDB 1.8.3 on 127.0.0.1:18086"
-sed "s#@DATA@#$DATA/influxdb#g" configs/influxdb/demo.conf >"$DATA/influxdb.conf"
-influxd run -config "$DATA/influxdb.conf" >"$DATA/logs/influxd.log" 2>&1 &
+INFLUXDB_META_DIR="$DATA/influxdb/meta" INFLUXDB_DATA_DIR="$DATA/influxdb/data" INFLUXDB_DATA_WAL_DIR="$DATA/influxdb/wal" \
+	influxd run -config configs/influxdb/demo.conf >"$DATA/logs/influxd.log" 2>&1 &
 pids+=($!)
 wait_port 127.0.0.1 18086 influxd
 curl -fsS -XPOST 'http://127.0.0.1:18086/query' --data-urlencode 'q=CREATE DATABASE icugate' >/dev/null
 
 log "starting Mosquitto on 127.0.0.1:18830"
-sed "s#@DATA@#$DATA/mosquitto#g" configs/mosquitto/demo.conf >"$DATA/mosquitto.conf"
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-"$MOSQUITTO" -c "$DATA/mosquitto.conf" >"$DATA/logs/mosquitto.log" 2>&1 &
+# demo.conf keeps its persistence in the directory mosquitto starts in.
+(cd "$DATA/mosquitto" && exec "$MOSQUITTO" -c "$OLDPWD/configs/mosquitto/demo.conf") >"$DATA/logs/mosquitto.log" 2>&1 &
 pids+=($!)
 wait_port 127.0.0.1 18830 mosquitto
 

@@ -1,0 +1,195 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/icugate/icugate/pipeline"
+)
+
+const bearer = "Bearer " + testToken
+
+// state is what a mutation could change: devices, beds and counts.
+func (f *fixture) state(t *testing.T) string {
+	t.Helper()
+	s := f.b.Snapshot()
+	b, err := json.Marshal(struct {
+		D []pipeline.DeviceStatus
+		B []pipeline.BedStatus
+		C pipeline.CapacityReport
+	}{s.Devices, s.Beds, s.Capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestMaintenanceOnAndOff(t *testing.T) {
+	f := newFixture(t, withToken())
+	w := f.do(t, "PUT", "/api/v1/devices/vent-a2/maintenance", `{"on": true}`,
+		"Authorization", bearer, "Content-Type", "application/json")
+	res := decode[deviceResult](t, w)
+	if w.Code != 200 || res.Device.State != pipeline.Maintenance || res.Device.MaintenanceBy != "biomed" {
+		t.Fatalf("maintenance on: %d %+v", w.Code, res)
+	}
+	if d := f.b.deviceState(t, "vent-a2"); d.State != pipeline.Maintenance {
+		t.Fatalf("engine: vent-a2 is %s", d.State)
+	}
+	beds := decode[struct {
+		Beds []pipeline.BedStatus `json:"beds"`
+	}](t, f.do(t, "GET", "/api/v1/beds?state=degraded&unit=icu-a", ""))
+	if len(beds.Beds) != 2 || beds.Beds[0].ID != "icu-a-2" {
+		t.Errorf("icu-a-2 should be degraded now: %+v", beds.Beds)
+	}
+	w = f.do(t, "PUT", "/api/v1/devices/vent-a2/maintenance", `{"on": false}`, "Authorization", bearer)
+	if res := decode[deviceResult](t, w); w.Code != 200 || res.Device.State != pipeline.Standby {
+		t.Fatalf("maintenance off: %d %+v", w.Code, res)
+	}
+	log := f.b.auditLog()
+	if len(log) != 2 {
+		t.Fatalf("audit entries: %+v", log)
+	}
+	e := log[0]
+	if e.Who != "biomed" || e.Action != "maintenance" || e.Device != "vent-a2" || e.Detail != "on=true" ||
+		e.Status != 200 || e.Result != "ok" || e.Remote != "192.0.2.7:41000" || e.Time.IsZero() {
+		t.Errorf("audit entry: %+v", e)
+	}
+}
+
+func TestAssignmentMovesDevice(t *testing.T) {
+	f := newFixture(t, withToken())
+	// The spare ventilator equips icu-a-4, which had a monitor only.
+	w := f.do(t, "PUT", "/api/v1/devices/vent-p1/assignment", `{"at":"icu-a-4"}`, "Authorization", bearer)
+	res := decode[deviceResult](t, w)
+	if w.Code != 200 || res.Device.At != "icu-a-4" || res.Device.AtType != "bed" || res.Device.Unit != "icu-a" {
+		t.Fatalf("move: %d %+v", w.Code, res)
+	}
+	c := decode[capacityView](t, f.do(t, "GET", "/api/v1/capacity", ""))
+	if c.Units[0].BedsAvailable != 3 || c.Hospital.ConvertibleReady != 0 {
+		t.Errorf("after move: icu-a available=%d, convertible ready=%d", c.Units[0].BedsAvailable, c.Hospital.ConvertibleReady)
+	}
+	log := f.b.auditLog()
+	if len(log) != 1 || log[0].Detail != "at=icu-a-4" || log[0].Result != "ok" {
+		t.Errorf("audit: %+v", log)
+	}
+}
+
+func TestMutationsWithoutTokensAreAnonymous(t *testing.T) {
+	f := newFixture(t, Config{})
+	w := f.do(t, "PUT", "/api/v1/devices/mon-a4/maintenance", `{"on":true}`)
+	if w.Code != 200 {
+		t.Fatalf("no token configured: %d %s", w.Code, w.Body)
+	}
+	if log := f.b.auditLog(); len(log) != 1 || log[0].Who != "anonymous" {
+		t.Errorf("audit: %+v", log)
+	}
+	if d := f.b.deviceState(t, "mon-a4"); d.MaintenanceBy != "anonymous" {
+		t.Errorf("maintenance by %q", d.MaintenanceBy)
+	}
+}
+
+func TestBadMutationsChangeNothing(t *testing.T) {
+	huge := `{"on": true, "pad": "` + strings.Repeat("x", 70<<10) + `"}`
+	cases := []struct {
+		name, method, path, body string
+		header                   []string
+		code                     int
+		reason                   string
+	}{
+		{"missing token", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true}`, nil, 401, "Authorization: Bearer"},
+		{"wrong token", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true}`, []string{"Authorization", "Bearer nope"}, 403, "not a configured API token"},
+		{"token prefix", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true}`, []string{"Authorization", "Bearer " + testToken[:4]}, 403, "not a configured"},
+		{"basic auth", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true}`, []string{"Authorization", "Basic Zm9vOmJhcg=="}, 401, "expected Authorization: Bearer"},
+		{"cross origin", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true}`, []string{"Authorization", bearer, "Origin", "http://evil.example"}, 403, "evil.example"},
+		{"cross site", "POST", "/api/v1/reload", ``, []string{"Authorization", bearer, "Sec-Fetch-Site", "cross-site"}, 403, "cross-origin"},
+		{"unknown device", "PUT", "/api/v1/devices/vent-zz/maintenance", `{"on":true}`, []string{"Authorization", bearer}, 404, `device "vent-zz" is not configured`},
+		{"bad json", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":tru}`, []string{"Authorization", bearer}, 400, "at byte"},
+		{"unknown field", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true,"by":"me"}`, []string{"Authorization", bearer}, 400, `unknown field "by"`},
+		{"wrong type", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":"yes"}`, []string{"Authorization", bearer}, 400, `field "on" must be true or false, got JSON string`},
+		{"missing field", "PUT", "/api/v1/devices/vent-a1/maintenance", `{}`, []string{"Authorization", bearer}, 400, `field "on" is required`},
+		{"trailing data", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true} {"on":false}`, []string{"Authorization", bearer}, 400, "after the JSON object"},
+		{"empty body", "PUT", "/api/v1/devices/vent-a1/maintenance", ``, []string{"Authorization", bearer}, 400, "expected a JSON object"},
+		{"truncated", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":`, []string{"Authorization", bearer}, 400, "middle of the JSON"},
+		{"array", "PUT", "/api/v1/devices/vent-a1/maintenance", `[true]`, []string{"Authorization", bearer}, 400, "the body must be a JSON object, got JSON array"},
+		{"huge body", "PUT", "/api/v1/devices/vent-a1/maintenance", huge, []string{"Authorization", bearer}, 413, "exceeds 65536 bytes"},
+		{"text body", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true}`, []string{"Authorization", bearer, "Content-Type", "text/plain"}, 415, "application/json"},
+		{"move to unknown bed", "PUT", "/api/v1/devices/vent-a1/assignment", `{"at":"icu-a-99"}`, []string{"Authorization", bearer}, 422, `"icu-a-99" is neither a bed nor a pool`},
+		{"move unknown device", "PUT", "/api/v1/devices/nope/assignment", `{"at":"icu-a-2"}`, []string{"Authorization", bearer}, 404, `device "nope"`},
+		{"move without at", "PUT", "/api/v1/devices/vent-a1/assignment", `{"at":""}`, []string{"Authorization", bearer}, 400, `field "at" is required`},
+		{"move without token", "PUT", "/api/v1/devices/vent-a1/assignment", `{"at":"icu-a-2"}`, nil, 401, "needs the API token"},
+		{"reload without token", "POST", "/api/v1/reload", ``, nil, 401, "needs the API token"},
+		{"reload with body", "POST", "/api/v1/reload", `{"force":true}`, []string{"Authorization", bearer}, 400, `unknown field "force"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, withToken())
+			before := f.state(t)
+			w := f.do(t, c.method, c.path, c.body, c.header...)
+			e := decode[apiError](t, w)
+			if w.Code != c.code || e.Error == "" || !strings.Contains(e.Reason, c.reason) {
+				t.Errorf("got %d %+v, want %d with reason containing %q", w.Code, e, c.code, c.reason)
+			}
+			if c.code == 401 && w.Header().Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+			if after := f.state(t); after != before {
+				t.Errorf("a rejected call changed the snapshot")
+			}
+			log := f.b.auditLog()
+			if len(log) != 1 || log[0].Status != c.code || log[0].Result == "ok" || log[0].Result == "" {
+				t.Fatalf("audit: %+v", log)
+			}
+			if strings.Contains(log[0].Result, testToken) || strings.Contains(e.Reason, testToken) {
+				t.Error("the token leaked into an error or the audit trail")
+			}
+			wantWho := "anonymous"
+			if c.code != 401 && c.code != 403 {
+				wantWho = "biomed"
+			}
+			if log[0].Who != wantWho {
+				t.Errorf("audit who = %q, want %q", log[0].Who, wantWho)
+			}
+		})
+	}
+}
+
+func TestLogLimiter(t *testing.T) {
+	l := newLogLimiter(2, time.Minute)
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	for i, want := range []bool{true, true, false, false} {
+		if ok, _ := l.allow(t0.Add(time.Duration(i) * time.Second)); ok != want {
+			t.Fatalf("line %d: allowed=%v", i, ok)
+		}
+	}
+	ok, suppressed := l.allow(t0.Add(time.Minute))
+	if !ok || suppressed != 2 {
+		t.Fatalf("next window: allowed=%v suppressed=%d", ok, suppressed)
+	}
+}
+
+func TestReload(t *testing.T) {
+	f := newFixture(t, withToken())
+	w := f.do(t, "POST", "/api/v1/reload", "", "Authorization", bearer)
+	if w.Code != 200 {
+		t.Fatalf("reload: %d %s", w.Code, w.Body)
+	}
+	w = f.do(t, "POST", "/api/v1/reload", "{}", "Authorization", bearer)
+	if w.Code != 200 {
+		t.Fatalf("reload with {}: %d %s", w.Code, w.Body)
+	}
+	f.b.mu.Lock()
+	f.b.reload = errTestConfig
+	f.b.mu.Unlock()
+	w = f.do(t, "POST", "/api/v1/reload", "", "Authorization", bearer)
+	e := decode[apiError](t, w)
+	if w.Code != http.StatusUnprocessableEntity || len(e.Problems) != 2 || !strings.HasPrefix(e.Problems[1], "site.yaml:30:") {
+		t.Fatalf("rejected reload: %d %+v", w.Code, e)
+	}
+	log := f.b.auditLog()
+	if len(log) != 3 || log[2].Action != "reload" || log[2].Status != 422 || !strings.Contains(log[2].Result, "2 problem") {
+		t.Errorf("audit: %+v", log)
+	}
+}

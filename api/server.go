@@ -1,0 +1,258 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Defaults of Config.
+const (
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultRetry        = 3 * time.Second
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultWriteTimeout bounds every response except the event stream,
+	// whose writes each get a deadline of their own.
+	DefaultWriteTimeout    = 30 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Config configures the HTTP server.
+type Config struct {
+	// Listen is the address to listen on. Default 127.0.0.1:8080.
+	Listen string
+	// Tokens are the API tokens accepted for mutating calls. With none,
+	// mutating calls are open (and audited as "anonymous").
+	Tokens []Token
+	// Heartbeat is how often the event stream sends a comment line so that
+	// proxies keep it open. Default 15s.
+	Heartbeat time.Duration
+	// Retry is the reconnection delay suggested to event-stream clients.
+	// Default 3s.
+	Retry time.Duration
+	// MaxBodyBytes bounds request bodies. Default 64 KiB.
+	MaxBodyBytes int64
+	// WriteTimeout bounds writing a response (not the event stream).
+	// Default 30s.
+	WriteTimeout time.Duration
+	// ShutdownTimeout bounds a graceful shutdown in Run. Default 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Token is one API token and the identity recorded in the audit trail for
+// calls that present it.
+type Token struct {
+	// Name identifies the holder in audit entries and maintenance causes,
+	// e.g. "biomed". Default "token".
+	Name string
+	// Secret is the bearer token itself. Never logged.
+	Secret string
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	// Logger is used for request failures and lifecycle. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the server's own metrics. Default: a new
+	// registry, which is then also the Gatherer.
+	Registerer prometheus.Registerer
+	// Gatherer is what GET /metrics exposes (typically the gateway's
+	// registry holding every package's metrics).
+	Gatherer prometheus.Gatherer
+	// Now is the clock for audit entries. Default time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP API and dashboard server.
+type Server struct {
+	cfg     Config
+	backend Backend
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	handler http.Handler
+	csrf    *http.CrossOriginProtection
+	// logs rate-limits the log lines a client can cause.
+	logs *logLimiter
+}
+
+// New builds a server. It registers the server's metrics with
+// deps.Registerer, which fails if they are already registered there.
+func New(cfg Config, backend Backend, deps Deps) (*Server, error) {
+	if backend == nil {
+		return nil, errors.New("api: nil backend")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = DefaultRetry
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	tokens := make([]Token, 0, len(cfg.Tokens))
+	for i, t := range cfg.Tokens {
+		if t.Secret == "" {
+			return nil, fmt.Errorf("api: token %d (%q): empty secret", i, t.Name)
+		}
+		if t.Name == "" {
+			t.Name = "token"
+		}
+		tokens = append(tokens, t)
+	}
+	cfg.Tokens = tokens
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		deps.Registerer = reg
+		if deps.Gatherer == nil {
+			deps.Gatherer = reg
+		}
+	}
+	if deps.Gatherer == nil {
+		g, ok := deps.Registerer.(prometheus.Gatherer)
+		if !ok {
+			return nil, errors.New("api: no Gatherer for /metrics")
+		}
+		deps.Gatherer = g
+	}
+	m, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:     cfg,
+		backend: backend,
+		log:     deps.Logger,
+		now:     deps.Now,
+		metrics: m,
+		csrf:    http.NewCrossOriginProtection(),
+		logs:    newLogLimiter(20, time.Minute),
+	}
+	dash, err := dashboard()
+	if err != nil {
+		return nil, err
+	}
+	s.handler = s.routes(deps.Gatherer, dash)
+	return s, nil
+}
+
+// Handler returns the server's handler, for tests and for mounting under
+// another server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.instrument, s.securityHeaders)
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}))
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Get("/site", s.getSite)
+		r.Get("/devices", s.listDevices)
+		r.Get("/devices/{id}", s.getDevice)
+		r.Get("/beds", s.listBeds)
+		r.Get("/capacity", s.getCapacity)
+		r.Get("/events", s.events)
+		r.Put("/devices/{id}/maintenance", s.putMaintenance)
+		r.Put("/devices/{id}/assignment", s.putAssignment)
+		r.Post("/reload", s.postReload)
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "not found", fmt.Sprintf("%s %s: no such API route", r.Method, r.URL.Path))
+		})
+		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed", fmt.Sprintf("%s %s: method not allowed", r.Method, r.URL.Path))
+		})
+	})
+	r.Handle("/*", dash)
+	return r
+}
+
+// Run listens on cfg.Listen and serves until ctx ends, then shuts down
+// gracefully: event streams end, requests in flight get ShutdownTimeout.
+func (s *Server) Run(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("api: listen %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened; it closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// No WriteTimeout: it would cut the event stream. Every other
+		// route gets a write deadline from the instrument middleware.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 16 << 10,
+		BaseContext:    func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	// Shutdown ends the base context, so that event streams return and
+	// graceful shutdown does not wait for them.
+	hs.RegisterOnShutdown(cancelBase)
+	s.log.Info("http api listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("api: serve %s: %w", ln.Addr(), serr)
+	}
+	if err != nil {
+		hs.Close()
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if err := s.backend.Ready(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "not ready", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

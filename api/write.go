@@ -1,0 +1,276 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/icugate/icugate/pipeline"
+)
+
+// anonymous is who calls when no token is configured.
+const anonymous = "anonymous"
+
+// authenticate decides who makes a mutating call. It refuses cross-origin
+// browser requests (a page elsewhere must not drive the gateway through an
+// engineer's browser; net/http's CrossOriginProtection judges by
+// Sec-Fetch-Site, else Origin against Host) and, when tokens are
+// configured, requires one of them as a bearer token: 401 when none is
+// presented, 403 when it is wrong. Tokens are compared as SHA-256 digests
+// in constant time, over every configured token, so timing reveals
+// neither a prefix nor a length.
+func (s *Server) authenticate(r *http.Request) (string, *requestError) {
+	if err := s.csrf.Check(r); err != nil {
+		return anonymous, &requestError{http.StatusForbidden, "cross-origin request refused",
+			fmt.Sprintf("%s %s: %v (origin %q, this gateway %s)", r.Method, r.URL.Path, err, clip(r.Header.Get("Origin")), r.Host)}
+	}
+	if len(s.cfg.Tokens) == 0 {
+		return anonymous, nil
+	}
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return anonymous, &requestError{http.StatusUnauthorized, "missing token",
+			fmt.Sprintf("%s %s needs the API token: send Authorization: Bearer <token>", r.Method, r.URL.Path)}
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return anonymous, &requestError{http.StatusUnauthorized, "malformed Authorization header",
+			fmt.Sprintf("%s %s: expected Authorization: Bearer <token>", r.Method, r.URL.Path)}
+	}
+	got := sha256.Sum256([]byte(tok))
+	who := ""
+	for _, t := range s.cfg.Tokens {
+		want := sha256.Sum256([]byte(t.Secret))
+		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 && who == "" {
+			who = t.Name
+		}
+	}
+	if who == "" {
+		return anonymous, &requestError{http.StatusForbidden, "token not accepted",
+			fmt.Sprintf("%s %s: the bearer token presented is not a configured API token", r.Method, r.URL.Path)}
+	}
+	return who, nil
+}
+
+// clip shortens client-supplied text echoed in errors and audit entries.
+func clip(s string) string {
+	const max = 120
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}
+
+// call is one mutating request being served; finish and fail answer it
+// and write its audit entry, so that no path can skip the audit.
+type call struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	who    string
+	action string
+	device string
+	detail string
+}
+
+func (s *Server) newCall(w http.ResponseWriter, r *http.Request, action string) *call {
+	return &call{s: s, w: w, r: r, who: anonymous, action: action, device: clip(chi.URLParam(r, "id"))}
+}
+
+func (c *call) audit(status int, result string) {
+	c.s.backend.Audit(AuditEntry{
+		Time: c.s.now(), Who: c.who, Remote: c.r.RemoteAddr, Action: c.action,
+		Device: c.device, Detail: c.detail, Status: status, Result: result,
+	})
+	outcome := "accepted"
+	if status >= 400 {
+		outcome = "rejected"
+	}
+	c.s.metrics.audits.WithLabelValues(c.action, outcome).Inc()
+}
+
+func (c *call) fail(e *requestError, problems ...string) {
+	c.audit(e.code, e.what+": "+e.reason)
+	if ok, suppressed := c.s.logs.allow(c.s.now()); ok || e.code >= 500 {
+		lvl := c.s.log.Info
+		if e.code >= 500 {
+			lvl = c.s.log.Error
+		}
+		lvl("api call rejected", "action", c.action, "device", c.device, "who", c.who,
+			"remote", c.r.RemoteAddr, "status", e.code, "err", e.reason, "suppressed", suppressed)
+	}
+	if e.code == http.StatusUnauthorized {
+		c.w.Header().Set("WWW-Authenticate", `Bearer realm="icugate"`)
+	}
+	writeJSON(c.w, e.code, apiError{Error: e.what, Reason: e.reason, Problems: problems})
+}
+
+func (c *call) finish(v any) {
+	c.audit(http.StatusOK, "ok")
+	c.s.log.Info("api call applied", "action", c.action, "device", c.device, "detail", c.detail,
+		"who", c.who, "remote", c.r.RemoteAddr)
+	writeJSON(c.w, http.StatusOK, v)
+}
+
+// begin authenticates and decodes the body into v (when v is not nil).
+// It returns false after answering and auditing a rejection.
+func (c *call) begin(v any) bool {
+	who, rerr := c.s.authenticate(c.r)
+	c.who = who
+	if rerr != nil {
+		c.fail(rerr)
+		return false
+	}
+	if v == nil {
+		return true
+	}
+	if rerr := decodeStrict(c.w, c.r, c.s.cfg.MaxBodyBytes, v); rerr != nil {
+		c.fail(rerr)
+		return false
+	}
+	return true
+}
+
+// backendError maps an error of the backend to a response: unknown
+// things to notFound (404 for the device in the path, 422 for a target in
+// the body), a cancelled request to 503, the rest to 500.
+func backendError(err error, notFound int, what string) *requestError {
+	switch {
+	case errors.Is(err, pipeline.ErrUnknown):
+		return &requestError{notFound, what, err.Error()}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &requestError{http.StatusServiceUnavailable, "gateway busy", err.Error()}
+	}
+	return &requestError{http.StatusInternalServerError, "not applied", err.Error()}
+}
+
+// deviceKnown reports whether the snapshot has the device.
+func (s *Server) deviceKnown(id string) bool {
+	for _, d := range s.backend.Snapshot().Devices {
+		if d.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) unknownDevice(c *call) *requestError {
+	return &requestError{http.StatusNotFound, "unknown device",
+		fmt.Sprintf("%s %s: device %q is not configured", c.r.Method, c.r.URL.Path, c.device)}
+}
+
+// deviceResult is the answer to a mutating device call: the device as it
+// is now.
+type deviceResult struct {
+	Device pipeline.DeviceStatus `json:"device"`
+}
+
+func (s *Server) putMaintenance(w http.ResponseWriter, r *http.Request) {
+	c := s.newCall(w, r, "maintenance")
+	var body struct {
+		On *bool `json:"on"`
+	}
+	if !c.begin(&body) {
+		return
+	}
+	if body.On == nil {
+		c.fail(&requestError{http.StatusBadRequest, "missing field",
+			fmt.Sprintf("%s %s: field \"on\" is required (true or false)", r.Method, r.URL.Path)})
+		return
+	}
+	c.detail = "on=" + strconv.FormatBool(*body.On)
+	if !s.deviceKnown(c.device) {
+		c.fail(s.unknownDevice(c))
+		return
+	}
+	if err := s.backend.SetMaintenance(r.Context(), c.device, *body.On, c.who); err != nil {
+		c.fail(backendError(err, http.StatusNotFound, "unknown device"))
+		return
+	}
+	d, _ := s.backend.Device(c.device)
+	c.finish(deviceResult{Device: d.DeviceStatus})
+}
+
+func (s *Server) putAssignment(w http.ResponseWriter, r *http.Request) {
+	c := s.newCall(w, r, "assignment")
+	var body struct {
+		At *string `json:"at"`
+	}
+	if !c.begin(&body) {
+		return
+	}
+	if body.At == nil || *body.At == "" {
+		c.fail(&requestError{http.StatusBadRequest, "missing field",
+			fmt.Sprintf("%s %s: field \"at\" is required (a bed or pool id)", r.Method, r.URL.Path)})
+		return
+	}
+	to := clip(*body.At)
+	c.detail = "at=" + to
+	if !s.deviceKnown(c.device) {
+		c.fail(s.unknownDevice(c))
+		return
+	}
+	if !placeKnown(viewSite(s.backend.Site()), *body.At) {
+		c.fail(&requestError{http.StatusUnprocessableEntity, "unknown bed or pool",
+			fmt.Sprintf("%s %s: field \"at\": %q is neither a bed nor a pool of this site", r.Method, r.URL.Path, to)})
+		return
+	}
+	if err := s.backend.Move(r.Context(), c.device, *body.At, c.who); err != nil {
+		c.fail(backendError(err, http.StatusUnprocessableEntity, "unknown bed or pool"))
+		return
+	}
+	d, _ := s.backend.Device(c.device)
+	c.finish(deviceResult{Device: d.DeviceStatus})
+}
+
+func placeKnown(site siteView, id string) bool {
+	for _, u := range site.Units {
+		for _, b := range u.Beds {
+			if b == id {
+				return true
+			}
+		}
+	}
+	for _, p := range site.Pools {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) postReload(w http.ResponseWriter, r *http.Request) {
+	c := s.newCall(w, r, "reload")
+	// The body is optional; when present it must be an empty object.
+	var v any
+	if r.ContentLength != 0 {
+		v = &struct{}{}
+	}
+	if !c.begin(v) {
+		return
+	}
+	if err := s.backend.Reload(r.Context()); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			c.fail(&requestError{http.StatusServiceUnavailable, "reload interrupted", err.Error()})
+			return
+		}
+		var problems []string
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				problems = append(problems, line)
+			}
+		}
+		c.fail(&requestError{http.StatusUnprocessableEntity, "config rejected",
+			fmt.Sprintf("%d problem(s); the running config is kept", len(problems))}, problems...)
+		return
+	}
+	c.finish(map[string]string{"status": "reloaded"})
+}

@@ -1,0 +1,144 @@
+package mqtt
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/icugate/icugate/internal/mosquittotest"
+	"github.com/icugate/icugate/pipeline"
+)
+
+// The benchmark's publisher runs in a child process (this test binary,
+// re-executed with helperEnv set), so the CPU and memory measured in the
+// benchmark process are the gateway side's alone.
+const helperEnv = "ICUGATE_MQTT_BENCH_PUBLISHER"
+
+// countingIntake takes every observation at once, as a fast pipeline does,
+// and counts it.
+type countingIntake struct{ n atomic.Int64 }
+
+func (c *countingIntake) Offer(_ context.Context, o pipeline.Observation) error {
+	c.n.Add(1)
+	if o.Ack != nil {
+		o.Ack()
+	}
+	return nil
+}
+
+// BenchmarkThroughput publishes 200,000 QoS 1 status messages for 1,000
+// devices as fast as Mosquitto takes them, and measures the gateway side:
+// every message must be decoded and handed over (counted), CPU time per
+// 1,000 messages (target <= 8 ms) and peak RSS (target <= 64 MB).
+// Run: go test -run '^$' -bench Throughput -benchtime 1x ./drivers/mqtt/
+func BenchmarkThroughput(b *testing.B) {
+	const messages, devices = 200_000, 1_000
+	broker := mosquittotest.Start(b, mosquittotest.Config{})
+	site := testSite(b, broker.URL(), devices, 0)
+	window := 10 * time.Minute // the publisher outruns the 5 s default window
+	for i := range site.Devices {
+		site.Devices[i].Freshness = &window
+	}
+	for b.Loop() {
+		site.MQTT.ClientID = fmt.Sprintf("icugate-bench-%d", time.Now().UnixNano())
+		in := &countingIntake{}
+		d, err := New(site, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx, in) }()
+		waitFor(b, 5*time.Second, "driver connected", func() bool { return d.client.IsConnectionOpen() })
+		time.Sleep(200 * time.Millisecond) // let the subscription settle
+
+		runtime.GC()
+		before := cpuTime()
+		start := time.Now()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"=1", "BROKER="+broker.URL(),
+			"MESSAGES="+strconv.Itoa(messages), "DEVICES="+strconv.Itoa(devices))
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		waitFor(b, 5*time.Minute, "every message received", func() bool { return in.n.Load() >= messages })
+		elapsed := time.Since(start)
+		cpu := cpuTime() - before
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("publisher: %v", err)
+		}
+		cancel()
+		<-done
+		if got := in.n.Load(); got != messages {
+			b.Fatalf("received %d messages, want %d", got, messages)
+		}
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		b.ReportMetric(float64(cpu.Microseconds())/1000/(messages/1000), "cpu-ms/1k-msgs")
+		b.ReportMetric(float64(ru.Maxrss)/1024, "maxrss-MB")
+		b.ReportMetric(messages/elapsed.Seconds(), "msgs/s")
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// publisherMain is the benchmark's publisher process: it publishes
+// MESSAGES QoS 1 messages round-robin over DEVICES ventilators, keeping a
+// window of unacknowledged publishes so the broker, not the round trip,
+// sets the pace.
+func publisherMain() int {
+	n, _ := strconv.Atoi(os.Getenv("MESSAGES"))
+	devs, _ := strconv.Atoi(os.Getenv("DEVICES"))
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(os.Getenv("BROKER")).
+		SetClientID(fmt.Sprintf("bench-pub-%d", os.Getpid())).SetCleanSession(true).SetAutoReconnect(false))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		fmt.Fprintln(os.Stderr, "publisher connect:", tok.Error())
+		return 1
+	}
+	defer c.Disconnect(100)
+	const window = 500
+	toks := make([]paho.Token, 0, window)
+	for i := range n {
+		id := fmt.Sprintf("vent-%d", i%devs+1)
+		toks = append(toks, c.Publish("devices/"+id+"/status", 1, false, ventPayload("SN-"+id, i%3 == 0, i%100000)))
+		if len(toks) == window || i == n-1 {
+			for _, t := range toks {
+				if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
+					fmt.Fprintln(os.Stderr, "publish:", t.Error())
+					return 1
+				}
+			}
+			toks = toks[:0]
+		}
+	}
+	return 0
+}
+
+// BenchmarkDecode is the driver's own share of a message: decoding one
+// ventilator status by its profile.
+func BenchmarkDecode(b *testing.B) {
+	p := loadProfiles(b)[ventProfile]
+	d := newDecoder(p, false)
+	payload := ventPayload("SN-vent-1", true, 1234)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if _, bad := d.decode(payload); bad != nil {
+			b.Fatal(bad)
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package mqtt
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/icugate/icugate/config"
+)
+
+// clientOptions sets up paho for at-least-once delivery with late acks.
+//
+// Known paho.mqtt.golang behaviours this works around (v1.5.1):
+//   - Messages the broker replays from a persistent session can arrive
+//     before OnConnect has resubscribed; paho neither handles nor
+//     acknowledges a message without a matching route, and Mosquitto then
+//     stalls once max_inflight_messages are unacknowledged (paho #423,
+//     #637). All messages go to the default publish handler, set before
+//     connecting; subscriptions carry no callback.
+//   - CleanSession=true (paho's default) drops subscriptions on reconnect
+//     (paho #22, #173, #238); we keep a persistent session and also
+//     resubscribe in OnConnect in case the broker lost it.
+//   - With OrderMatters(true) the handler runs on paho's delivery goroutine;
+//     a handler that blocks stops paho reading the socket, PINGRESP is not
+//     seen and the connection drops (paho #208, #453). Our handler only
+//     decodes (microseconds) and queues; the queue is sized above the
+//     broker's in-flight window, and it waits only when it is full, which
+//     is counted. OrderMatters(false) would spawn a goroutine per message
+//     and lose the receipt order that ordered PUBACKs need.
+//   - An Ack after the connection is lost is dropped by paho (paho #726,
+//     #729); the broker redelivers such messages on the persistent session,
+//     so the acker forgets pending acks at each reconnect.
+//   - paho's reconnect backoff sleeps without watching for Disconnect, and
+//     Disconnect returns before paho's goroutines end; Run reconnects
+//     itself (connectLoop) so that stopping never leaves goroutines behind.
+//   - The ack is never sent from paho's delivery goroutine (the acker's
+//     own goroutine does it), which avoids the deadlock between a blocked
+//     ack and a stopping connection (paho #509).
+//   - A clean Disconnect discards the last will, so Run publishes the
+//     retained "offline" itself before disconnecting.
+func (d *Driver) clientOptions() (*paho.ClientOptions, error) {
+	cfg := d.site.MQTT
+	o := paho.NewClientOptions()
+	o.AddBroker(cfg.Broker)
+	o.SetClientID(d.clientID())
+	o.SetProtocolVersion(4)
+	o.SetCleanSession(false)
+	o.SetOrderMatters(true)
+	o.SetAutoAckDisabled(true)
+	o.SetResumeSubs(false)
+	// Reconnection is Run's own loop (see connectLoop), not paho's.
+	o.SetAutoReconnect(false)
+	o.SetConnectRetry(false)
+	o.SetKeepAlive(d.opts.KeepAlive)
+	o.SetPingTimeout(waitTimeout)
+	o.SetConnectTimeout(waitTimeout)
+	o.SetWriteTimeout(waitTimeout)
+	o.SetWill(d.presence, "offline", 1, true)
+	o.SetDefaultPublishHandler(d.handle)
+	o.SetOnConnectHandler(d.onConnect)
+	o.SetConnectionLostHandler(d.onConnectionLost)
+	o.SetCustomOpenConnectionFn(openConnection)
+
+	user, pass, err := credentials(cfg, d.opts)
+	if err != nil {
+		return nil, err
+	}
+	if user != "" {
+		o.SetUsername(user)
+	}
+	if pass != "" {
+		o.SetPassword(pass)
+	}
+	if cfg.TLS != nil {
+		tc, err := tlsConfig(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		o.SetTLSConfig(tc)
+	}
+	return o, nil
+}
+
+func (d *Driver) clientID() string {
+	if d.site.MQTT.ClientID != "" {
+		return d.site.MQTT.ClientID
+	}
+	return "icugate-" + d.site.Hospital.ID
+}
+
+// credentials reads the username and password: Options override, then the
+// configured files, then ICUGATE_MQTT_USERNAME / ICUGATE_MQTT_PASSWORD.
+// They are never logged.
+func credentials(cfg *config.MQTT, opts Options) (user, pass string, err error) {
+	user, pass = opts.Username, opts.Password
+	if user == "" {
+		if user, err = secret(cfg.UsernameFile, "ICUGATE_MQTT_USERNAME"); err != nil {
+			return "", "", err
+		}
+	}
+	if pass == "" {
+		if pass, err = secret(cfg.PasswordFile, "ICUGATE_MQTT_PASSWORD"); err != nil {
+			return "", "", err
+		}
+	}
+	return user, pass, nil
+}
+
+func secret(file, env string) (string, error) {
+	if file == "" {
+		return os.Getenv(env), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("mqtt credentials: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// tlsConfig builds the client TLS config: the CA that signs the broker's
+// certificate and, for mutual TLS, the gateway's certificate and key.
+func tlsConfig(t *config.TLS) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt tls ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt tls ca_file %s: no PEM certificate found", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt tls cert_file %s / key_file %s: %w", t.CertFile, t.KeyFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// onConnect runs (in its own goroutine, from paho) after every successful
+// connection: resubscribe, then announce presence.
+func (d *Driver) onConnect(c paho.Client) {
+	d.metrics.connected.Set(1)
+	d.metrics.connects.Inc()
+	filters := make(map[string]byte, len(d.routes.filters))
+	for _, f := range d.routes.filters {
+		filters[f] = 1
+	}
+	if len(filters) > 0 {
+		tok := c.SubscribeMultiple(filters, nil)
+		switch {
+		case !tok.WaitTimeout(waitTimeout):
+			d.log.Error("mqtt subscribe timed out; devices stay stale until the next reconnect", "filters", len(filters))
+		case tok.Error() != nil:
+			d.log.Error("mqtt subscribe failed", "err", tok.Error())
+		default:
+			if st, ok := tok.(*paho.SubscribeToken); ok {
+				for f, code := range st.Result() {
+					if code == 0x80 {
+						d.log.Error("mqtt subscription refused by the broker; check its acl_file", "topic", f)
+					}
+				}
+			}
+		}
+	}
+	c.Publish(d.presence, 1, true, "online")
+	d.log.Info("mqtt connected", "broker", d.brokerForLog(), "subscriptions", len(filters))
+}
+
+// onConnectionLost runs (in its own goroutine, from paho) once the lost
+// connection's workers have stopped; it wakes connectLoop.
+func (d *Driver) onConnectionLost(_ paho.Client, err error) {
+	d.metrics.connected.Set(0)
+	d.metrics.lost.Inc()
+	d.log.Warn("mqtt connection lost; reconnecting", "broker", d.brokerForLog(), "err", err)
+	select {
+	case d.lost <- struct{}{}:
+	default:
+	}
+}
+
+// brokerForLog is the broker URL with any user:password in it redacted:
+// secrets never reach the log.
+func (d *Driver) brokerForLog() string {
+	u, err := url.Parse(d.site.MQTT.Broker)
+	if err != nil {
+		return "(unparsable broker URL)"
+	}
+	return u.Redacted()
+}

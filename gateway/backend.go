@@ -1,0 +1,160 @@
+package gateway
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/icugate/icugate/api"
+	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/pipeline"
+)
+
+// usageDays is how many days of daily usage the device page shows.
+const usageDays = 14
+
+// Backend adapts the gateway to the HTTP API. It is safe for concurrent
+// use: every read is of an already-built snapshot or a locked map.
+type Backend struct{ g *Gateway }
+
+var _ api.Backend = Backend{}
+
+// Backend returns the gateway as the API's backend.
+func (g *Gateway) Backend() Backend { return Backend{g: g} }
+
+// Snapshot is the latest snapshot.
+func (b Backend) Snapshot() pipeline.Snapshot { return b.g.Snapshot() }
+
+// Site is the configuration in force.
+func (b Backend) Site() *config.Site { return b.g.Site() }
+
+// Device is one device with its last values, history and daily usage.
+func (b Backend) Device(id string) (api.DeviceDetail, bool) {
+	snap := b.g.Snapshot()
+	var st *pipeline.DeviceStatus
+	for i := range snap.Devices {
+		if snap.Devices[i].ID == id {
+			st = &snap.Devices[i]
+			break
+		}
+	}
+	if st == nil {
+		return api.DeviceDetail{}, false
+	}
+	vals, hist := b.g.details.get(id)
+	d := api.DeviceDetail{DeviceStatus: *st, History: hist}
+	// Utilisation since the device was first configured: earlier runs
+	// (from the store) plus this one.
+	u := b.g.details.usageOf(st)
+	d.Utilisation = pipeline.Utilisation{
+		Offline: u["offline"], Fault: u["fault"], Maintenance: u["maintenance"], InUse: u["in_use"], Standby: u["standby"],
+	}
+	d.Values = make([]api.DeviceValue, 0, len(vals.Values))
+	for _, v := range vals.Values {
+		d.Values = append(d.Values, api.DeviceValue{Name: v.Name, Value: v.Value, Text: v.Text, Unit: v.Unit, MDC: v.MDC})
+	}
+	d.Usage = b.g.details.daily(id, b.g.now(), usageDays)
+	return d, true
+}
+
+// SetMaintenance marks a device in or out of maintenance.
+func (b Backend) SetMaintenance(ctx context.Context, device string, on bool, by string) error {
+	return b.g.SetMaintenance(ctx, device, on, by)
+}
+
+// Move assigns a device to a bed or pool.
+func (b Backend) Move(ctx context.Context, device, to, by string) error {
+	return b.g.Move(ctx, device, to, by)
+}
+
+// Reload re-reads the site file.
+func (b Backend) Reload(ctx context.Context) error { return b.g.Reload(ctx) }
+
+// Subscribe delivers transitions until ctx ends.
+func (b Backend) Subscribe(ctx context.Context) <-chan pipeline.Transition {
+	return b.g.hub.Subscribe(ctx)
+}
+
+// Ready is nil once the gateway polls.
+func (b Backend) Ready() error { return b.g.Ready() }
+
+// Audit stores one mutating API call in the durable audit trail.
+func (b Backend) Audit(e api.AuditEntry) {
+	b.g.log.Info("audit", "who", e.Who, "remote", e.Remote, "action", e.Action, "device", e.Device,
+		"detail", e.Detail, "status", e.Status, "result", e.Result)
+	if b.g.store == nil {
+		return
+	}
+	if err := b.g.store.Audit(AuditEntry{
+		Time: e.Time, Who: e.Who, Remote: e.Remote, Action: e.Action, Device: e.Device,
+		Detail: e.Detail + " status=" + itoa(e.Status), Result: e.Result,
+	}); err != nil {
+		b.g.log.Error("audit trail write failed", "err", err)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// accountDaily adds each device's utilisation since the previous snapshot
+// to the current local day. Called by the loop after each snapshot.
+func (d *details) accountDaily(snap *pipeline.Snapshot) {
+	day := snap.AsOf.Local().Format(time.DateOnly)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.lastUtil == nil {
+		d.lastUtil = map[string]pipeline.Utilisation{}
+		d.days = map[string]map[string]*api.UsageDay{}
+	}
+	for i := range snap.Devices {
+		dev := &snap.Devices[i]
+		prev, ok := d.lastUtil[dev.ID]
+		d.lastUtil[dev.ID] = dev.Utilisation
+		if !ok {
+			continue
+		}
+		byDay := d.days[dev.ID]
+		if byDay == nil {
+			byDay = map[string]*api.UsageDay{}
+			d.days[dev.ID] = byDay
+		}
+		u := byDay[day]
+		if u == nil {
+			u = &api.UsageDay{Day: day}
+			byDay[day] = u
+			if len(byDay) > usageDays+1 {
+				oldest := ""
+				for k := range byDay {
+					if oldest == "" || k < oldest {
+						oldest = k
+					}
+				}
+				delete(byDay, oldest)
+			}
+		}
+		cur := dev.Utilisation
+		u.InUse += (cur.InUse - prev.InUse) / 3600
+		u.Standby += (cur.Standby - prev.Standby) / 3600
+		u.Offline += (cur.Offline - prev.Offline) / 3600
+		u.Fault += (cur.Fault - prev.Fault) / 3600
+		u.Maintenance += (cur.Maintenance - prev.Maintenance) / 3600
+	}
+}
+
+// daily is a device's usage per day for the last n days, oldest first,
+// with days without data present at zero.
+func (d *details) daily(dev string, now time.Time, n int) []api.UsageDay {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]api.UsageDay, 0, n)
+	for i := n - 1; i >= 0; i-- {
+		day := now.Local().AddDate(0, 0, -i).Format(time.DateOnly)
+		if u := d.days[dev][day]; u != nil {
+			out = append(out, *u)
+		} else {
+			out = append(out, api.UsageDay{Day: day})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Day < out[j].Day })
+	return out
+}

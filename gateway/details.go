@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"sync"
+	"time"
+
+	"github.com/icugate/icugate/api"
+	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/pipeline"
+)
+
+// historyLen is how many transitions per device the API keeps in memory
+// for the device page; the full history is in InfluxDB.
+const historyLen = 256
+
+// details keeps, per device, what the API's device page shows beyond the
+// snapshot: the last decoded values and recent transitions. Written by the
+// engine loop, read by API handlers.
+type details struct {
+	mu      sync.RWMutex
+	values  map[string]DeviceValues
+	history map[string][]pipeline.Transition
+	// base is usage accumulated in earlier runs, by device and state.
+	base map[string]map[string]float64
+	// lastUtil and days hold the daily usage the device page shows.
+	lastUtil map[string]pipeline.Utilisation
+	days     map[string]map[string]*api.UsageDay
+}
+
+// DeviceValues are a device's last decoded values.
+type DeviceValues struct {
+	Time   time.Time    `json:"time"`
+	Values []ValueEntry `json:"values"`
+}
+
+// ValueEntry is one decoded value with its unit and code.
+type ValueEntry struct {
+	Name     string  `json:"name"`
+	Value    float64 `json:"value"`
+	Text     string  `json:"text,omitempty"`
+	Unit     string  `json:"unit,omitempty"`
+	MDC      string  `json:"mdc,omitempty"`
+	Clinical bool    `json:"clinical,omitempty"`
+}
+
+func newDetails() *details {
+	return &details{
+		values:  map[string]DeviceValues{},
+		history: map[string][]pipeline.Transition{},
+		base:    map[string]map[string]float64{},
+	}
+}
+
+// setValues records a device's last values. Clinical values are kept out
+// unless their profile marks them and the site enables clinical data,
+// which the caller checks through the profile passed.
+func (d *details) setValues(dev string, prof *config.Profile, vals []config.Sample, t time.Time) {
+	d.mu.RLock()
+	prev, ok := d.values[dev]
+	d.mu.RUnlock()
+	if ok && prev.Time.Equal(t) {
+		return
+	}
+	out := DeviceValues{Time: t, Values: make([]ValueEntry, 0, len(prof.Values))}
+	for i := range prof.Values {
+		if i >= len(vals) {
+			break
+		}
+		v := &prof.Values[i]
+		if v.Clinical {
+			continue
+		}
+		out.Values = append(out.Values, ValueEntry{Name: v.Name, Value: vals[i].Num, Text: vals[i].Str, Unit: v.Unit, MDC: v.MDC})
+	}
+	d.mu.Lock()
+	d.values[dev] = out
+	d.mu.Unlock()
+}
+
+func (d *details) addHistory(ts []pipeline.Transition) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, t := range ts {
+		h := append(d.history[t.ID], t)
+		if len(h) > historyLen {
+			h = h[len(h)-historyLen:]
+		}
+		d.history[t.ID] = h
+	}
+}
+
+func (d *details) get(dev string) (DeviceValues, []pipeline.Transition) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	h := d.history[dev]
+	return d.values[dev], append([]pipeline.Transition(nil), h...)
+}
+
+func (d *details) setBaseUsage(u map[string]map[string]float64) {
+	d.mu.Lock()
+	d.base = u
+	d.mu.Unlock()
+}
+
+// usageOf is the accumulated seconds per state of a device: earlier runs
+// plus this one.
+func (d *details) usageOf(dev *pipeline.DeviceStatus) map[string]float64 {
+	d.mu.RLock()
+	b := d.base[dev.ID]
+	d.mu.RUnlock()
+	u := dev.Utilisation
+	return map[string]float64{
+		"offline":     b["offline"] + u.Offline,
+		"fault":       b["fault"] + u.Fault,
+		"maintenance": b["maintenance"] + u.Maintenance,
+		"in_use":      b["in_use"] + u.InUse,
+		"standby":     b["standby"] + u.Standby,
+	}
+}
+
+func (d *details) totalUsage(snap *pipeline.Snapshot) map[string]map[string]float64 {
+	out := make(map[string]map[string]float64, len(snap.Devices))
+	for i := range snap.Devices {
+		out[snap.Devices[i].ID] = d.usageOf(&snap.Devices[i])
+	}
+	return out
+}
+
+// deviceByID finds a device of the site by id.
+func deviceByID(site *config.Site, id string) *config.Device {
+	for i := range site.Devices {
+		if site.Devices[i].ID == id {
+			return &site.Devices[i]
+		}
+	}
+	return nil
+}

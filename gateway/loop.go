@@ -1,0 +1,363 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/icugate/icugate/influx"
+	"github.com/icugate/icugate/pipeline"
+)
+
+const (
+	// tickEvery is how often the loop advances the engine's clock when no
+	// observation does (freshness expiry, bed holds).
+	tickEvery = 200 * time.Millisecond
+	// snapshotEvery bounds how stale the served snapshot can be.
+	snapshotEvery = 250 * time.Millisecond
+	// heartbeatEvery is how often every device_state, bed_state and
+	// icu_capacity point is written even without a change, so a dashboard
+	// query over a recent window always finds every device.
+	heartbeatEvery = time.Minute
+	// telemetryEvery bounds device_telemetry points per device: a 1 Hz
+	// poll does not need a 1 Hz time series of operational values.
+	telemetryEvery = 10 * time.Second
+	// healthEvery is how often the gateway measurement is written.
+	healthEvery = 10 * time.Second
+	// usageEvery is how often accumulated usage is saved to the store.
+	usageEvery = time.Minute
+	// burst is how many queued observations the loop takes before it
+	// looks at its other duties.
+	burst = 1024
+)
+
+// outBatch is what the loop hands the output goroutine: points to make
+// durable, then acknowledgements to release (late MQTT acks).
+type outBatch struct {
+	points []influx.Point
+	acks   []func()
+}
+
+// loopState is what the engine loop keeps between iterations; only the
+// loop goroutine touches it.
+type loopState struct {
+	trans         []pipeline.Transition
+	points        []influx.Point
+	acks          []func()
+	dirty         bool
+	lastSnap      time.Time
+	lastBeat      time.Time
+	lastUsage     time.Time
+	lastHealth    time.Time
+	lastCapacity  *pipeline.CapacityReport
+	lastTelemetry map[string]time.Time
+	devIndex      map[string]int
+}
+
+// loop owns the engine: it takes observations, admin commands and clock
+// ticks, and after each burst drains transitions to subscribers and
+// points to the outputs. It returns when ctx ends, after taking every
+// observation still queued (drivers have stopped by then).
+func (g *Gateway) loop(ctx context.Context, eng *pipeline.Engine) {
+	ls := &loopState{lastTelemetry: map[string]time.Time{}, dirty: true}
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	g.publishSnapshot(eng, ls)
+	for {
+		select {
+		case <-ctx.Done():
+			for {
+				select {
+				case o := <-g.in.ch:
+					g.observe(eng, ls, o)
+					continue
+				default:
+				}
+				break
+			}
+			g.afterBurst(eng, ls, true)
+			g.saveUsage()
+			return
+		case o := <-g.in.ch:
+			g.observe(eng, ls, o)
+			for i := 0; i < burst; i++ {
+				select {
+				case o = <-g.in.ch:
+					g.observe(eng, ls, o)
+					continue
+				default:
+				}
+				break
+			}
+		case c := <-g.cmds:
+			c.fn(eng)
+			ls.dirty = true
+			ls.lastSnap = time.Time{} // admin changes show at once
+			g.afterBurst(eng, ls, false)
+			close(c.done)
+			continue
+		case <-tick.C:
+			eng.Advance(g.now())
+		}
+		g.afterBurst(eng, ls, false)
+	}
+}
+
+// observe feeds one observation to the engine and keeps what the API and
+// the telemetry measurement need from it.
+func (g *Gateway) observe(eng *pipeline.Engine, ls *loopState, o pipeline.Observation) {
+	// A device clock ahead of ours must not move the engine's clock (and
+	// so age every other device): no observation is from the future.
+	if now := g.now(); o.Time.After(now) || o.Time.IsZero() {
+		o.Time = now
+	}
+	if err := eng.Observe(o); err != nil {
+		g.m.unknown.Inc()
+	}
+	g.m.observations.Inc()
+	g.counts.observations.Add(1)
+	if o.Err != nil {
+		g.m.failed.Inc()
+		g.counts.failed.Add(1)
+	}
+	if o.Ack != nil {
+		ls.acks = append(ls.acks, o.Ack)
+	}
+	if o.Err != nil || len(o.Values) == 0 {
+		return
+	}
+	site := g.Site()
+	dev := deviceByID(site, o.Device)
+	if dev == nil {
+		return
+	}
+	prof := site.Profiles[dev.Profile]
+	if prof == nil {
+		return
+	}
+	g.details.setValues(o.Device, prof, o.Values, o.Time)
+	if len(prof.Telemetry) == 0 || g.writer == nil {
+		return
+	}
+	if last, ok := ls.lastTelemetry[o.Device]; ok && o.Time.Sub(last) < telemetryEvery {
+		return
+	}
+	snap := g.snap.Load()
+	if snap == nil {
+		return
+	}
+	i, ok := ls.devIndex[o.Device]
+	if !ok {
+		return
+	}
+	if p, ok := telemetryPoint(site, prof, &snap.Devices[i], &o); ok {
+		ls.points = append(ls.points, p)
+		ls.lastTelemetry[o.Device] = o.Time
+	}
+}
+
+// afterBurst drains transitions, refreshes the snapshot when due, and
+// hands points and acks to the output goroutine.
+func (g *Gateway) afterBurst(eng *pipeline.Engine, ls *loopState, final bool) {
+	ls.trans = eng.Transitions(ls.trans[:0])
+	if len(ls.trans) > 0 {
+		ls.dirty = true
+		g.counts.transitions.Add(uint64(len(ls.trans)))
+		g.hub.publish(ls.trans)
+		g.details.addHistory(ls.trans)
+		for i := range ls.trans {
+			t := &ls.trans[i]
+			g.m.transitions.WithLabelValues(t.Type, t.To).Inc()
+			g.log.Info("transition", "type", t.Type, "id", t.ID, "unit", t.Unit, "from", t.From, "to", t.To, "cause", t.Cause)
+		}
+	}
+	now := g.now()
+	snapDue := ls.dirty && now.Sub(ls.lastSnap) >= snapshotEvery
+	if snapDue || now.Sub(ls.lastSnap) >= time.Second || final || len(ls.trans) > 0 {
+		g.publishSnapshot(eng, ls)
+		ls.lastSnap = now
+		ls.dirty = false
+		snap := g.snap.Load()
+		hospital := snap.Hospital
+		if g.writer != nil {
+			g.statePoints(ls, snap, hospital, now)
+		}
+	}
+	if g.writer != nil && (now.Sub(ls.lastHealth) >= healthEvery || final) {
+		ls.lastHealth = now
+		ls.points = append(ls.points, g.gatewayPoint(g.Site().Hospital.ID, now))
+	}
+	if now.Sub(ls.lastUsage) >= usageEvery {
+		ls.lastUsage = now
+		g.saveUsage()
+	}
+	if len(ls.points) == 0 && len(ls.acks) == 0 {
+		return
+	}
+	b := outBatch{points: ls.points, acks: ls.acks}
+	ls.points, ls.acks = nil, nil
+	g.out <- b
+}
+
+// statePoints adds the device_state and bed_state points of this burst's
+// transitions, icu_capacity points when a count changed, and every
+// state point on the heartbeat.
+func (g *Gateway) statePoints(ls *loopState, snap *pipeline.Snapshot, hospital string, now time.Time) {
+	beat := now.Sub(ls.lastBeat) >= heartbeatEvery
+	if beat {
+		ls.lastBeat = now
+		for i := range snap.Devices {
+			ls.points = append(ls.points, devicePoint(hospital, &snap.Devices[i], snap.AsOf))
+		}
+		for i := range snap.Beds {
+			ls.points = append(ls.points, bedPoint(hospital, &snap.Beds[i], snap.AsOf))
+		}
+	} else {
+		bedIdx := map[string]int{}
+		for i := range ls.trans {
+			t := &ls.trans[i]
+			switch t.Type {
+			case pipeline.TransitionBed:
+				if len(bedIdx) == 0 {
+					for j := range snap.Beds {
+						bedIdx[snap.Beds[j].ID] = j
+					}
+				}
+				if j, ok := bedIdx[t.ID]; ok {
+					ls.points = append(ls.points, bedPoint(hospital, &snap.Beds[j], t.Time))
+				}
+			default:
+				if j, ok := ls.devIndex[t.ID]; ok {
+					ls.points = append(ls.points, devicePoint(hospital, &snap.Devices[j], t.Time))
+				}
+			}
+		}
+	}
+	if beat || ls.lastCapacity == nil || countsChanged(ls.lastCapacity, &snap.Capacity) {
+		c := snap.Capacity
+		ls.lastCapacity = &c
+		ls.points = append(ls.points, capacityPoints(hospital, &snap.Capacity, snap.AsOf)...)
+	}
+}
+
+// countsChanged reports whether any count (not the time or the evidence
+// list) differs between two capacity reports.
+func countsChanged(a, b *pipeline.CapacityReport) bool {
+	if len(a.Units) != len(b.Units) || len(a.Classes) != len(b.Classes) {
+		return true
+	}
+	same := func(x, y *pipeline.Capacity) bool {
+		if x.BedsTotal != y.BedsTotal || x.BedsEquipped != y.BedsEquipped || x.BedsOccupied != y.BedsOccupied ||
+			x.BedsAvailable != y.BedsAvailable || x.BedsDegraded != y.BedsDegraded ||
+			x.ConvertibleReady != y.ConvertibleReady || x.Verified != y.Verified || len(x.Kinds) != len(y.Kinds) {
+			return false
+		}
+		for k, v := range x.Kinds {
+			if y.Kinds[k] != v {
+				return false
+			}
+		}
+		return true
+	}
+	if !same(&a.Hospital, &b.Hospital) {
+		return true
+	}
+	for i := range a.Units {
+		if !same(&a.Units[i], &b.Units[i]) {
+			return true
+		}
+	}
+	for i := range a.Classes {
+		if !same(&a.Classes[i], &b.Classes[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Gateway) publishSnapshot(eng *pipeline.Engine, ls *loopState) {
+	s := eng.Snapshot()
+	g.snap.Store(&s)
+	g.details.accountDaily(&s)
+	if ls.devIndex == nil || len(ls.devIndex) != len(s.Devices) {
+		ls.devIndex = make(map[string]int, len(s.Devices))
+	}
+	for i := range s.Devices {
+		ls.devIndex[s.Devices[i].ID] = i
+	}
+}
+
+// output makes points durable and then releases acknowledgements, in the
+// order the loop produced them. Without InfluxDB there is nothing to make
+// durable, and acks are released at once.
+func (g *Gateway) output(ctx context.Context) {
+	for b := range g.out {
+		if g.writer != nil && len(b.points) > 0 {
+			for {
+				err := g.writer.Append(ctx, b.points...)
+				if err == nil {
+					break
+				}
+				if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+					// Stopping without durability: do not ack, so MQTT
+					// messages are redelivered after the restart.
+					g.log.Error("points not made durable at shutdown", "points", len(b.points), "err", err)
+					b.acks = nil
+					break
+				}
+				g.log.Error("outbox append failed; retrying", "points", len(b.points), "err", err)
+				select {
+				case <-time.After(time.Second):
+				case <-ctx.Done():
+				}
+			}
+		}
+		for _, ack := range b.acks {
+			ack()
+		}
+	}
+}
+
+// restore applies what the store kept from the last run: maintenance
+// flags and assignments made at run time.
+func (g *Gateway) restore(eng *pipeline.Engine) {
+	now := g.now()
+	if as, err := g.store.Assignments(); err != nil {
+		g.log.Error("reading stored assignments", "err", err)
+	} else {
+		for dev, a := range as {
+			if err := eng.Move(dev, a.At, now, a.By); err != nil {
+				g.log.Warn("stored assignment no longer applies", "device", dev, "at", a.At, "err", err)
+			}
+		}
+	}
+	if ms, err := g.store.Maintenance(); err != nil {
+		g.log.Error("reading stored maintenance flags", "err", err)
+	} else {
+		for dev, f := range ms {
+			if !f.On {
+				continue
+			}
+			if err := eng.SetMaintenance(dev, true, now, f.By); err != nil {
+				g.log.Warn("stored maintenance flag no longer applies", "device", dev, "err", err)
+			}
+		}
+	}
+	if us, err := g.store.Usage(); err != nil {
+		g.log.Error("reading stored usage", "err", err)
+	} else {
+		g.details.setBaseUsage(us)
+	}
+	eng.Transitions(nil)
+}
+
+// saveUsage stores accumulated usage (this run's plus earlier runs').
+func (g *Gateway) saveUsage() {
+	snap := g.snap.Load()
+	if snap == nil || g.store == nil {
+		return
+	}
+	if err := g.store.SaveUsage(g.details.totalUsage(snap)); err != nil {
+		g.log.Error("saving usage", "err", err)
+	}
+}

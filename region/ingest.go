@@ -1,0 +1,202 @@
+package region
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/icugate/icugate/report"
+)
+
+// Outcome is what became of one received report.
+type Outcome string
+
+// Outcomes. Accepted and Duplicate are normal; every other outcome is a
+// rejection, counted by reason.
+const (
+	Accepted Outcome = "accepted"
+	// Duplicate: the very report last accepted for the hospital, again (an
+	// at-least-once redelivery, or a retained copy already known).
+	Duplicate Outcome = "duplicate"
+	// Malformed: not JSON, not an envelope, or not a report.
+	Malformed Outcome = "malformed"
+	// Invalid: signed, but breaks the report format's rules.
+	Invalid Outcome = "invalid"
+	// Unsigned: no signature block.
+	Unsigned Outcome = "unsigned"
+	// UnknownKey: signed by a key the registry does not hold.
+	UnknownKey Outcome = "unknown_key"
+	// BadSignature: the signature does not verify with the named key.
+	BadSignature Outcome = "bad_signature"
+	// HospitalMismatch: the report's hospital (or its topic) is not the
+	// hospital the key belongs to.
+	HospitalMismatch Outcome = "hospital_mismatch"
+	// WrongRegion: the report or topic names another region.
+	WrongRegion Outcome = "wrong_region"
+	// Replay: a sequence not greater than the last accepted one.
+	Replay Outcome = "replay"
+	// Stale: as_of older than max_age.
+	Stale Outcome = "stale"
+	// Future: as_of further ahead than max_skew.
+	Future Outcome = "future"
+)
+
+// outcomes lists every outcome, for metrics (a read-only table).
+var outcomes = [...]Outcome{Accepted, Duplicate, Malformed, Invalid, Unsigned, UnknownKey, BadSignature, HospitalMismatch, WrongRegion, Replay, Stale, Future}
+
+// Source says how a report arrived.
+type Source string
+
+// Sources: Live through the shared subscription; Retained from a sweep of
+// the broker's retained latest reports (or sent at subscription); HTTP
+// posted to POST /api/v1/reports.
+const (
+	Live     Source = "live"
+	Retained Source = "retained"
+	Posted   Source = "http"
+)
+
+// Verdict is the result of Ingest.
+type Verdict struct {
+	Outcome  Outcome
+	Hospital string
+	Sequence uint64
+	Report   *report.Report
+	Err      error
+}
+
+// Entry is the latest accepted report of one hospital.
+type Entry struct {
+	Report     *report.Report `json:"report"`
+	Signature  string         `json:"-"`
+	AcceptedAt time.Time      `json:"accepted_at"`
+	Source     Source         `json:"source"`
+}
+
+// Ledger holds the latest accepted report per hospital and decides what
+// to accept. Its replay protection is per instance: it knows the
+// sequences this instance saw (live or swept), not those another
+// instance of the shared subscription accepted. Safe for concurrent use.
+type Ledger struct {
+	cfg  *Config
+	keys func() *Registry
+
+	mu     sync.Mutex
+	latest map[string]Entry
+	counts map[Source]map[Outcome]uint64
+}
+
+// NewLedger makes an empty ledger; keys returns the current registry.
+func NewLedger(cfg *Config, keys func() *Registry) *Ledger {
+	l := &Ledger{cfg: cfg, keys: keys, latest: map[string]Entry{}, counts: map[Source]map[Outcome]uint64{}}
+	for _, s := range []Source{Live, Retained, Posted} {
+		l.counts[s] = map[Outcome]uint64{}
+	}
+	return l
+}
+
+// Ingest decides on one message received on topic at now.
+func (l *Ledger) Ingest(topic string, payload []byte, src Source, now time.Time) Verdict {
+	v := l.decide(topic, payload, src, now)
+	l.mu.Lock()
+	l.counts[src][v.Outcome]++
+	l.mu.Unlock()
+	return v
+}
+
+func (l *Ledger) decide(topic string, payload []byte, src Source, now time.Time) Verdict {
+	reject := func(o Outcome, h string, err error) Verdict { return Verdict{Outcome: o, Hospital: h, Err: err} }
+	region, topicHospital, ok := parseTopic(topic)
+	if !ok {
+		return reject(Malformed, "", fmt.Errorf("topic %q is not icu/v1/{region}/{hospital}/capacity", topic))
+	}
+	if region != l.cfg.Region {
+		return reject(WrongRegion, topicHospital, fmt.Errorf("topic region %q, this aggregator serves %q", region, l.cfg.Region))
+	}
+	env, err := report.Open(payload)
+	switch {
+	case errors.Is(err, report.ErrUnsigned):
+		return reject(Unsigned, topicHospital, err)
+	case err != nil:
+		return reject(Malformed, topicHospital, err)
+	}
+	hospital, pub, known := l.keys().Lookup(env.Signature.KeyID)
+	if !known {
+		return reject(UnknownKey, topicHospital, fmt.Errorf("key id %q is not registered", env.Signature.KeyID))
+	}
+	r, err := env.Verify(pub)
+	switch {
+	case errors.Is(err, report.ErrBadSignature), errors.Is(err, report.ErrKeyMismatch):
+		return reject(BadSignature, topicHospital, err)
+	case errors.Is(err, report.ErrInvalid):
+		return reject(Invalid, topicHospital, err)
+	case err != nil:
+		return reject(Malformed, topicHospital, err)
+	}
+	v := Verdict{Hospital: r.Hospital.ID, Sequence: r.Sequence, Report: r}
+	switch {
+	case r.Hospital.ID != hospital || topicHospital != hospital:
+		v.Outcome, v.Err = HospitalMismatch, fmt.Errorf("key of %s signed a report of %q on the topic of %q", hospital, r.Hospital.ID, topicHospital)
+		return v
+	case r.Hospital.Region != l.cfg.Region:
+		v.Outcome, v.Err = WrongRegion, fmt.Errorf("report region %q, this aggregator serves %q", r.Hospital.Region, l.cfg.Region)
+		return v
+	case now.Sub(r.AsOf) > l.cfg.MaxAge:
+		v.Outcome, v.Err = Stale, fmt.Errorf("as_of %s is older than max_age %s", r.AsOf.Format(time.RFC3339), l.cfg.MaxAge)
+		return v
+	case r.AsOf.Sub(now) > l.cfg.MaxSkew:
+		v.Outcome, v.Err = Future, fmt.Errorf("as_of %s is ahead of this clock by more than %s", r.AsOf.Format(time.RFC3339), l.cfg.MaxSkew)
+		return v
+	}
+	sig := env.Signature.Value
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if last, ok := l.latest[hospital]; ok && r.Sequence <= last.Report.Sequence {
+		if r.Sequence == last.Report.Sequence && sig == last.Signature {
+			v.Outcome = Duplicate
+			return v
+		}
+		v.Outcome, v.Err = Replay, fmt.Errorf("sequence %d, last accepted %d", r.Sequence, last.Report.Sequence)
+		return v
+	}
+	l.latest[hospital] = Entry{Report: r, Signature: sig, AcceptedAt: now, Source: src}
+	v.Outcome = Accepted
+	return v
+}
+
+// parseTopic splits icu/v1/{region}/{hospital}/capacity.
+func parseTopic(topic string) (region, hospital string, ok bool) {
+	p := strings.Split(topic, "/")
+	if len(p) != 5 || p[0] != "icu" || p[1] != "v1" || p[4] != "capacity" || p[2] == "" || p[3] == "" {
+		return "", "", false
+	}
+	return p[2], p[3], true
+}
+
+// Entries returns the latest accepted report of every hospital seen.
+func (l *Ledger) Entries() []Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]Entry, 0, len(l.latest))
+	for _, e := range l.latest {
+		out = append(out, e)
+	}
+	return out
+}
+
+// Counts returns how many reports had each outcome, by source.
+func (l *Ledger) Counts() map[Source]map[Outcome]uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[Source]map[Outcome]uint64, len(l.counts))
+	for s, m := range l.counts {
+		c := make(map[Outcome]uint64, len(m))
+		for o, n := range m {
+			c[o] = n
+		}
+		out[s] = c
+	}
+	return out
+}

@@ -1,0 +1,197 @@
+package region
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/icugate/icugate/report"
+)
+
+// Sweep timing: a sweep ends when no retained message arrived for
+// sweepQuiet after the subscription, or after sweepMax.
+const (
+	sweepQuiet = 300 * time.Millisecond
+	sweepMax   = 15 * time.Second
+	mqttWait   = 10 * time.Second
+)
+
+// subscribe connects the shared-subscription client.
+//
+// The session is clean (CleanSession true) on purpose: Mosquitto keeps
+// handing a disconnected persistent session its share of a shared
+// subscription's messages, which would strand a dead instance's share in
+// its queue (mosquitto #1747). With a clean session the survivors get
+// everything from the moment the dead instance's connection closes. What
+// the clean session loses — messages published while this instance was
+// disconnected — the sweep at every (re)connect recovers from the
+// retained latest reports.
+//
+// Messages are acknowledged late, after the worker decided and stored
+// them (STYLE: acknowledge late). Every message goes to the default
+// handler, set before connecting, so nothing arrives unrouted.
+func (r *Region) subscribe(ctx context.Context) (paho.Client, error) {
+	opts, err := report.MQTTOptions(&r.cfg.MQTT.MQTT, r.cfg.MQTT.ClientID)
+	if err != nil {
+		return nil, fmt.Errorf("region: %w", err)
+	}
+	opts.SetCleanSession(true)
+	opts.SetOrderMatters(true)
+	opts.SetAutoAckDisabled(true)
+	opts.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+		// Mosquitto 2.0 sends the retained reports to a new shared
+		// subscriber (flagged retained); they are the broker's state, not
+		// a live delivery.
+		src := Live
+		if m.Retained() {
+			src = Retained
+		}
+		r.enqueue(ctx, item{topic: m.Topic(), payload: m.Payload(), src: src, done: m.Ack})
+	})
+	filter := r.cfg.Filter()
+	opts.SetOnConnectHandler(func(c paho.Client) {
+		r.m.connected.Set(1)
+		tok := c.Subscribe(filter, 1, nil)
+		switch {
+		case !tok.WaitTimeout(mqttWait):
+			r.log.Error("mqtt subscribe timed out", "topic", filter)
+		case tok.Error() != nil:
+			r.log.Error("mqtt subscribe failed", "topic", filter, "err", tok.Error())
+		default:
+			if st, ok := tok.(*paho.SubscribeToken); ok && st.Result()[filter] == 0x80 {
+				r.log.Error("mqtt subscription refused by the broker; check its ACL", "topic", filter)
+			}
+		}
+		r.log.Info("mqtt connected", "broker", r.cfg.MQTT.Broker, "subscription", filter)
+		select {
+		case r.sweepReq <- struct{}{}:
+		default:
+		}
+	})
+	opts.SetConnectionLostHandler(func(_ paho.Client, err error) {
+		r.m.connected.Set(0)
+		r.log.Warn("mqtt connection lost; reconnecting", "broker", r.cfg.MQTT.Broker, "err", err)
+	})
+	c := paho.NewClient(opts)
+	c.Connect() // with ConnectRetry, keeps trying in the background
+	return c, nil
+}
+
+// sweeper runs a sweep after every connect and every sweep_interval.
+func (r *Region) sweeper(ctx context.Context) {
+	var tick <-chan time.Time
+	if iv := r.cfg.MQTT.SweepInterval; iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.sweepReq:
+		case <-tick:
+		}
+		if err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("retained sweep failed; the next one retries", "err", err)
+		}
+	}
+}
+
+// Sweep reads every hospital's retained latest report through a short-lived
+// plain (non-shared) subscription and feeds them to the ledger as
+// Retained. MQTT 5 forbids sending retained messages to a shared
+// subscription (§4.8.2); Mosquitto 2.0 does send them to 3.1.1 clients
+// when they subscribe, but no broker sends them later. So the sweep is how
+// a new instance learns every hospital on any broker, and how each
+// instance catches up on the reports its siblings received: it bounds how
+// far an instance's view and replay state lag behind the region. Sweep
+// returns once every swept message has been decided.
+func (r *Region) Sweep(ctx context.Context) error {
+	r.sweepMu.Lock()
+	defer r.sweepMu.Unlock()
+	opts, err := report.MQTTOptions(&r.cfg.MQTT.MQTT, r.cfg.MQTT.ClientID+"-sweep")
+	if err != nil {
+		return err
+	}
+	opts.SetCleanSession(true)
+	opts.SetAutoReconnect(false)
+	opts.SetConnectRetry(false)
+	// pending counts swept messages not yet decided; zero is signalled
+	// when it drops to 0.
+	var pending atomic.Int64
+	zero := make(chan struct{}, 1)
+	decided := func() {
+		if pending.Add(-1) == 0 {
+			select {
+			case zero <- struct{}{}:
+			default:
+			}
+		}
+	}
+	arrived := make(chan struct{}, 1)
+	opts.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+		// Only the retained copies sent at subscription time; live
+		// messages reach the shared subscription anyway.
+		if !m.Retained() {
+			return
+		}
+		pending.Add(1)
+		if !r.enqueue(ctx, item{topic: m.Topic(), payload: m.Payload(), src: Retained, done: decided}) {
+			decided()
+		}
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+	})
+	c := paho.NewClient(opts)
+	if tok := c.Connect(); !tok.WaitTimeout(mqttWait) || tok.Error() != nil {
+		return fmt.Errorf("sweep connect %s: %w", r.cfg.MQTT.Broker, tokenErr(tok))
+	}
+	if tok := c.Subscribe(r.cfg.Topics(), 1, nil); !tok.WaitTimeout(mqttWait) || tok.Error() != nil {
+		c.Disconnect(0)
+		return fmt.Errorf("sweep subscribe %s: %w", r.cfg.Topics(), tokenErr(tok))
+	}
+	quiet := time.NewTimer(sweepQuiet)
+	defer quiet.Stop()
+	deadline := time.NewTimer(sweepMax)
+	defer deadline.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-deadline.C:
+			break wait
+		case <-quiet.C:
+			break wait
+		case <-arrived:
+			quiet.Reset(sweepQuiet)
+		}
+	}
+	// Disconnect returns after paho stopped calling the handler, so
+	// pending only falls from here on.
+	c.Disconnect(0)
+	for pending.Load() > 0 {
+		select {
+		case <-zero:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	r.m.sweeps.Inc()
+	r.sweeps.Add(1)
+	return ctx.Err()
+}
+
+func tokenErr(t paho.Token) error {
+	if err := t.Error(); err != nil {
+		return err
+	}
+	return errors.New("timed out")
+}
