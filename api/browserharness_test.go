@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/icugate/icugate/internal/browsertest"
 )
 
 // The dashboard is tested in real headless Chromium (Debian package
@@ -27,23 +28,6 @@ import (
 // -update-screenshots.
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "also write dashboard screenshots to testdata/screenshots/")
-
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("ICUGATE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found (CI=true): run scripts/install-chromium.sh")
-	}
-	t.Skip("chromium not found: run scripts/install-chromium.sh to run the dashboard's browser tests")
-	return ""
-}
 
 // browser is a headless Chromium tab on a test server of f.
 type browser struct {
@@ -59,31 +43,9 @@ type browser struct {
 
 func newBrowser(t *testing.T, f *fixture) *browser {
 	t.Helper()
-	exe := chromiumPath(t)
 	ts := httptest.NewServer(f.h)
 	t.Cleanup(ts.Close)
-	profile := t.TempDir() // removed after the browser has exited (cleanups run last-in first-out)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1366, 768),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelTab()
-		cancelAlloc()
-	})
+	ctx := browsertest.New(t, 60*time.Second)
 	b := &browser{t: t, f: f, ts: ts, url: ts.URL, ctx: ctx}
 	err := chromedp.Listen(ctx, func(ev any) {
 		var msg string

@@ -199,7 +199,9 @@ func TestEventsHeartbeatEvery15s(t *testing.T) {
 }
 
 func TestServeShutsDownWithOpenStreams(t *testing.T) {
-	f := newFixture(t, Config{})
+	// A write timeout far shorter than the stream's life: the stream must
+	// outlive it (each write has its own deadline), other routes not.
+	f := newFixture(t, Config{WriteTimeout: 150 * time.Millisecond, Heartbeat: 50 * time.Millisecond})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +219,9 @@ func TestServeShutsDownWithOpenStreams(t *testing.T) {
 	stream, events := openStream(t, context.Background(), url)
 	defer stream.Body.Close()
 	next(t, events, "snapshot")
+	for range 8 { // 8 heartbeats: well past the write timeout
+		next(t, events, ":comment")
+	}
 
 	stop()
 	select {

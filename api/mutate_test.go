@@ -185,7 +185,8 @@ func TestReload(t *testing.T) {
 	f.b.mu.Unlock()
 	w = f.do(t, "POST", "/api/v1/reload", "", "Authorization", bearer)
 	e := decode[apiError](t, w)
-	if w.Code != http.StatusUnprocessableEntity || len(e.Problems) != 2 || !strings.HasPrefix(e.Problems[1], "site.yaml:30:") {
+	if w.Code != http.StatusUnprocessableEntity || len(e.Problems) != 2 || !strings.HasPrefix(e.Problems[1], "site.yaml:30:") ||
+		e.Reason != "new config rejected; the running config stays in force; 2 problem(s)" {
 		t.Fatalf("rejected reload: %d %+v", w.Code, e)
 	}
 	log := f.b.auditLog()

@@ -180,6 +180,7 @@ func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
 		r.Get("/devices/{id}", s.getDevice)
 		r.Get("/beds", s.listBeds)
 		r.Get("/capacity", s.getCapacity)
+		r.Get("/capacity/fhir", s.getCapacityFHIR)
 		r.Get("/events", s.events)
 		r.Put("/devices/{id}/maintenance", s.putMaintenance)
 		r.Put("/devices/{id}/assignment", s.putAssignment)

@@ -242,6 +242,43 @@ func TestBedsAndCapacity(t *testing.T) {
 	if c.Policy.ICUBeds != 6 || !c.Policy.TargetsKnown {
 		t.Errorf("policy: %+v", c.Policy)
 	}
+
+	// The FHIR rendering of the same counts.
+	w = f.do(t, "GET", "/api/v1/capacity/fhir", "")
+	if w.Code != 200 || w.Header().Get("Content-Type") != "application/fhir+json" {
+		t.Fatalf("fhir: %d %s", w.Code, w.Header().Get("Content-Type"))
+	}
+	var mr struct {
+		ResourceType string `json:"resourceType"`
+		Status       string `json:"status"`
+		Group        []struct {
+			Population []struct {
+				Code struct {
+					Coding []struct {
+						Code string `json:"code"`
+					} `json:"coding"`
+				} `json:"code"`
+				Count int `json:"count"`
+			} `json:"population"`
+		} `json:"group"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &mr); err != nil {
+		t.Fatal(err)
+	}
+	if mr.ResourceType != "MeasureReport" || len(mr.Group) == 0 {
+		t.Fatalf("fhir document: %s", w.Body.String())
+	}
+	counts := map[string]int{}
+	for _, g := range mr.Group {
+		for _, p := range g.Population {
+			if len(p.Code.Coding) > 0 {
+				counts[p.Code.Coding[0].Code] = p.Count
+			}
+		}
+	}
+	if counts["numBeds"] != 8 || counts["numBedsOcc"] != 1 {
+		t.Errorf("fhir populations %v, want numBeds 8, numBedsOcc 1", counts)
+	}
 }
 
 func maps(a, b map[string]string) bool {

@@ -306,4 +306,6 @@ func (b *testBackend) deviceState(tb testing.TB, id string) pipeline.DeviceStatu
 	return d
 }
 
-var errTestConfig = errors.New("site.yaml:12: unit \"icu-x\": unknown class \"genral\"\nsite.yaml:30: device \"v9\": profile \"nope\" not found")
+// errTestConfig is shaped like the gateway's: a summary line, then one
+// problem per line.
+var errTestConfig = errors.New("new config rejected; the running config stays in force:\nsite.yaml:12: unit \"icu-x\": unknown class \"genral\"\nsite.yaml:30: device \"v9\": profile \"nope\" not found")

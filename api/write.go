@@ -15,7 +15,8 @@ import (
 	"github.com/icugate/icugate/pipeline"
 )
 
-// anonymous is who calls when no token is configured.
+// anonymous is who calls when no token is configured, or when the call
+// was refused before a token identified the caller.
 const anonymous = "anonymous"
 
 // authenticate decides who makes a mutating call. It refuses cross-origin
@@ -66,7 +67,7 @@ func clip(s string) string {
 	if len(s) <= max {
 		return s
 	}
-	return s[:max] + "…"
+	return strings.ToValidUTF8(s[:max], "") + "…"
 }
 
 // call is one mutating request being served; finish and fail answer it
@@ -262,15 +263,27 @@ func (s *Server) postReload(w http.ResponseWriter, r *http.Request) {
 			c.fail(&requestError{http.StatusServiceUnavailable, "reload interrupted", err.Error()})
 			return
 		}
-		var problems []string
-		for line := range strings.SplitSeq(err.Error(), "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				problems = append(problems, line)
-			}
+		problems := nonEmptyLines(err.Error())
+		reason := "the running config is kept"
+		// A backend may lead with a summary line ending in ':' (the
+		// gateway does); the problems follow, one per line.
+		if len(problems) > 1 && strings.HasSuffix(problems[0], ":") {
+			reason = strings.TrimSuffix(problems[0], ":")
+			problems = problems[1:]
 		}
 		c.fail(&requestError{http.StatusUnprocessableEntity, "config rejected",
-			fmt.Sprintf("%d problem(s); the running config is kept", len(problems))}, problems...)
+			fmt.Sprintf("%s; %d problem(s)", reason, len(problems))}, problems...)
 		return
 	}
 	c.finish(map[string]string{"status": "reloaded"})
+}
+
+func nonEmptyLines(s string) []string {
+	var out []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
 }

@@ -91,7 +91,7 @@ func writeSite(t *testing.T, dir, broker string, influx *influxtest.Server, apiA
 	} else {
 		text = strings.Replace(text, "units:\n", "hold: 1s\n\nunits:\n", 1)
 	}
-	for name, content := range map[string]string{"influx-token": influx.Token, "api-token": "e2e:" + apiToken} {
+	for name, content := range map[string]string{"influx-token": influx.Token, "api-token": "e2e " + apiToken} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}

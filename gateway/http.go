@@ -11,36 +11,39 @@ import (
 	"github.com/icugate/icugate/api"
 )
 
-// apiTokens reads the API tokens: from http.token_file (one token per
-// line, "SECRET" or "NAME:SECRET"; blank lines and # comments ignored) or
-// the ICUGATE_API_TOKEN environment variable. None means mutating calls
-// are open, which the gateway logs loudly at start.
+// apiTokens reads the API tokens: from http.token_file, one token per line
+// written "SECRET" or "NAME SECRET" (the name goes into the audit trail;
+// blank lines and # comments are ignored), or from the ICUGATE_API_TOKEN
+// environment variable (one token). None means mutating calls are open,
+// which the gateway logs loudly at start.
 func apiTokens(file string, getenv func(string) string) ([]api.Token, error) {
-	var text string
+	var text, where string
 	switch {
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("http.token_file: %w", err)
 		}
-		text = string(b)
+		text, where = string(b), file
 	case getenv("ICUGATE_API_TOKEN") != "":
-		text = getenv("ICUGATE_API_TOKEN")
+		text, where = getenv("ICUGATE_API_TOKEN"), "ICUGATE_API_TOKEN"
 	default:
 		return nil, nil
 	}
 	var out []api.Token
-	for _, line := range strings.Split(text, "\n") {
+	for n, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, secret, ok := strings.Cut(line, ":")
-		if !ok {
-			name, secret = "token", line
+		name, secret := "token", line
+		if f := strings.Fields(line); len(f) == 2 {
+			name, secret = f[0], f[1]
+		} else if len(f) > 2 {
+			return nil, fmt.Errorf("%s:%d: want \"SECRET\" or \"NAME SECRET\"", where, n+1)
 		}
 		if len(secret) < 16 {
-			return nil, fmt.Errorf("http.token_file: a token is shorter than 16 characters; use a long random one (e.g. openssl rand -hex 32)")
+			return nil, fmt.Errorf("%s:%d: the token is shorter than 16 characters; use a long random one (openssl rand -hex 32)", where, n+1)
 		}
 		out = append(out, api.Token{Name: name, Secret: secret})
 	}

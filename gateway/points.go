@@ -122,7 +122,10 @@ func telemetryPoint(site *config.Site, prof *config.Profile, d *pipeline.DeviceS
 			continue
 		}
 		if v.Type == config.TypeString {
-			fields = append(fields, influx.String(name, o.Values[i].Str))
+			// InfluxDB fixes a field's type per measurement: a value that
+			// is a number in one profile and text in another must not
+			// share a field name, or one of them is refused forever.
+			fields = append(fields, influx.String(name+"_text", o.Values[i].Str))
 		} else if f := o.Values[i].Num; !math.IsNaN(f) && !math.IsInf(f, 0) {
 			fields = append(fields, influx.Float(name, f))
 		}

@@ -205,9 +205,21 @@ func (s *Store) Audit(e AuditEntry) error {
 		}
 		var k [8]byte
 		binary.BigEndian.PutUint64(k[:], seq)
-		return b.Put(k[:], buf)
+		if err := b.Put(k[:], buf); err != nil {
+			return err
+		}
+		// Keep the trail bounded: a client hammering the API with bad
+		// calls must not fill the disk. The oldest entries go first.
+		if seq > maxAudit {
+			binary.BigEndian.PutUint64(k[:], seq-maxAudit)
+			return b.Delete(k[:])
+		}
+		return nil
 	})
 }
+
+// maxAudit is how many audit entries the store keeps (the log has all).
+const maxAudit = 100_000
 
 // AuditTrail returns the last n audit entries, oldest first.
 func (s *Store) AuditTrail(n int) ([]AuditEntry, error) {

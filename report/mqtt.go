@@ -3,11 +3,8 @@ package report
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -58,11 +55,11 @@ func MQTTOptions(cfg *config.MQTT, clientID string) (*paho.ClientOptions, error)
 	o.SetMaxReconnectInterval(30 * time.Second)
 	o.SetConnectTimeout(10 * time.Second)
 	o.SetWriteTimeout(10 * time.Second)
-	user, err := secret(cfg.UsernameFile, "ICUGATE_MQTT_USERNAME")
+	user, err := config.ReadSecret(cfg.UsernameFile, "ICUGATE_MQTT_USERNAME")
 	if err != nil {
 		return nil, err
 	}
-	pass, err := secret(cfg.PasswordFile, "ICUGATE_MQTT_PASSWORD")
+	pass, err := config.ReadSecret(cfg.PasswordFile, "ICUGATE_MQTT_PASSWORD")
 	if err != nil {
 		return nil, err
 	}
@@ -82,38 +79,8 @@ func MQTTOptions(cfg *config.MQTT, clientID string) (*paho.ClientOptions, error)
 	return o, nil
 }
 
-func secret(file, env string) (string, error) {
-	if file == "" {
-		return os.Getenv(env), nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("mqtt credentials: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
 // TLSConfig builds a client TLS config: the CA of the server's certificate
 // and, for mutual TLS, the client's certificate and key.
 func TLSConfig(t *config.TLS) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificate found", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cert_file %s / key_file %s: %w", t.CertFile, t.KeyFile, err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
+	return t.ClientConfig("tls")
 }

@@ -84,7 +84,7 @@ cat <<EOT
                    curl -G http://127.0.0.1:18086/query --data-urlencode db=icugate \\
                      --data-urlencode 'q=SELECT last(*) FROM icu_capacity GROUP BY unit')
     icusim API     http://127.0.0.1:8090/devices  (change a device:
-                   curl -XPUT http://127.0.0.1:8090/devices/gicu-vent-01/state -d '{"state":"fault"}')
+                   curl -XPUT http://127.0.0.1:8090/devices/gicu-01-vent/state -d '{"state":"fault"}')
     Logs           $DATA/logs/
 
   Ctrl-C stops everything.

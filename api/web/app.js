@@ -3,7 +3,7 @@
 // view, the device table and a device page, and performs the actions.
 
 import { h, debounce, fmtTime } from "./dom.js";
-import { t, getLang, setLang, applyStatic } from "./i18n.js";
+import { t, getLang, setLang } from "./i18n.js";
 import { getJSON, mutate, getToken, setToken, setTokenPrompt, ApiError } from "./api.js";
 import { connect } from "./live.js";
 import { renderTotals, renderWard } from "./ward.js";
@@ -146,9 +146,13 @@ function onState(state) {
 function renderStatus() {
   const c = $("#conn");
   const icon = { open: "●", connecting: "◌", closed: "✕" }[model.conn];
-  c.className = `conn conn-${model.conn}`;
-  c.dataset.state = model.conn;
-  c.replaceChildren(h("span", { "aria-hidden": "true" }, icon, " "), t("conn." + model.conn));
+  // A status region: announce changes only.
+  if (c.dataset.state !== model.conn || c.dataset.lang !== getLang()) {
+    c.className = `conn conn-${model.conn}`;
+    c.dataset.state = model.conn;
+    c.dataset.lang = getLang();
+    c.replaceChildren(h("span", { "aria-hidden": "true" }, icon, " "), t("conn." + model.conn));
+  }
   const banner = $("#banner");
   const lines = [];
   let reason = "";
@@ -166,8 +170,13 @@ function renderStatus() {
   if (model.loadError) lines.push(model.loadError);
   banner.hidden = lines.length === 0;
   banner.dataset.reason = reason;
-  const text = lines.join(" ");
-  if (banner.textContent !== text) banner.replaceChildren(...lines.map((l) => h("p", {}, h("span", { "aria-hidden": "true" }, "⚠ "), l)));
+  // Replace the text only when it changes: the banner is an alert, and
+  // screen readers announce every change.
+  const text = lines.join("\n");
+  if (banner.dataset.text !== text) {
+    banner.dataset.text = text;
+    banner.replaceChildren(...lines.map((l) => h("p", {}, h("span", { "aria-hidden": "true" }, "⚠ "), l)));
+  }
 }
 
 // Re-rendering replaces nodes; keep keyboard focus where it was.
@@ -348,4 +357,3 @@ async function start() {
 }
 
 start();
-applyStatic();

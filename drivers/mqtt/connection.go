@@ -1,12 +1,7 @@
 package mqtt
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"net/url"
-	"os"
-	"strings"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
@@ -77,7 +72,7 @@ func (d *Driver) clientOptions() (*paho.ClientOptions, error) {
 		o.SetPassword(pass)
 	}
 	if cfg.TLS != nil {
-		tc, err := tlsConfig(cfg.TLS)
+		tc, err := cfg.TLS.ClientConfig("mqtt")
 		if err != nil {
 			return nil, err
 		}
@@ -99,52 +94,16 @@ func (d *Driver) clientID() string {
 func credentials(cfg *config.MQTT, opts Options) (user, pass string, err error) {
 	user, pass = opts.Username, opts.Password
 	if user == "" {
-		if user, err = secret(cfg.UsernameFile, "ICUGATE_MQTT_USERNAME"); err != nil {
+		if user, err = config.ReadSecret(cfg.UsernameFile, "ICUGATE_MQTT_USERNAME"); err != nil {
 			return "", "", err
 		}
 	}
 	if pass == "" {
-		if pass, err = secret(cfg.PasswordFile, "ICUGATE_MQTT_PASSWORD"); err != nil {
+		if pass, err = config.ReadSecret(cfg.PasswordFile, "ICUGATE_MQTT_PASSWORD"); err != nil {
 			return "", "", err
 		}
 	}
 	return user, pass, nil
-}
-
-func secret(file, env string) (string, error) {
-	if file == "" {
-		return os.Getenv(env), nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("mqtt credentials: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
-// tlsConfig builds the client TLS config: the CA that signs the broker's
-// certificate and, for mutual TLS, the gateway's certificate and key.
-func tlsConfig(t *config.TLS) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt tls ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqtt tls ca_file %s: no PEM certificate found", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt tls cert_file %s / key_file %s: %w", t.CertFile, t.KeyFile, err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // onConnect runs (in its own goroutine, from paho) after every successful
