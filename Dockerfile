@@ -11,13 +11,12 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/icugate ./cmd/icugate \
+RUN CGO_ENABLED=0 go build -trimpath -tags timetzdata -ldflags "-s -w -X main.version=${VERSION}" -o /out/icugate ./cmd/icugate \
  && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/icusim ./cmd/icusim \
  && mkdir -p /out/data && chown 65532:65532 /out/data
 
 FROM scratch
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/
-COPY --from=build /usr/share/zoneinfo /usr/share/zoneinfo
 COPY --from=build /out/icugate /usr/local/bin/icugate
 COPY --from=build --chown=65532:65532 /out/data /var/lib/icugate
 COPY configs/profiles /etc/icugate/profiles

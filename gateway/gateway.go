@@ -48,6 +48,8 @@ type Options struct {
 	Listener net.Listener
 	// NoAPI disables the HTTP API (tests of the engine loop alone).
 	NoAPI bool
+	// Version is the build's version, for icugate_build_info.
+	Version string
 }
 
 // Gateway is one running icugate. Build it with New, run it with Run.

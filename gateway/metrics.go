@@ -38,7 +38,7 @@ func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
 			Name: "icugate_reports_published_total", Help: "Signed capacity reports delivered to every transport.",
 		}),
 	}
-	version, revision := buildVersion()
+	version, revision := buildVersion(g.opts.Version)
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "icugate_build_info",
 		Help:        "Build information; always 1.",
@@ -62,11 +62,11 @@ func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
 	return m, nil
 }
 
-// Version is set at build time with -ldflags "-X github.com/icugate/icugate/gateway.Version=...".
-var Version = "dev"
-
-func buildVersion() (version, revision string) {
-	version, revision = Version, "unknown"
+func buildVersion(v string) (version, revision string) {
+	version, revision = v, "unknown"
+	if version == "" {
+		version = "dev"
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {

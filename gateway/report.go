@@ -74,6 +74,16 @@ func (g *Gateway) runReporter(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		if cur := g.Site(); cur != site {
+			// A reload may change the hospital's figures or the interval:
+			// report with the new config from now on (the sequence, kept
+			// in the store, goes on growing).
+			if np, err := report.NewPublisher(cur, key); err != nil {
+				g.log.Error("reload: report settings rejected; keeping the previous ones", "err", err)
+			} else {
+				site, pub = cur, np
+			}
+		}
 		if snap := g.snap.Load(); snap != nil && g.ready.Load() && pub.Due(snap) {
 			seq, err := g.store.NextSequence("report")
 			if err == nil {

@@ -45,7 +45,7 @@ func runGateway(args []string) int {
 	}
 	slog.SetDefault(logger)
 
-	gw, err := gateway.New(site, gateway.Options{SitePath: *sitePath, DataDir: *dataDir, Logger: logger})
+	gw, err := gateway.New(site, gateway.Options{SitePath: *sitePath, DataDir: *dataDir, Logger: logger, Version: version})
 	if err != nil {
 		logger.Error("cannot start", "err", err)
 		return 1
