@@ -59,7 +59,10 @@ type loopState struct {
 // points to the outputs. It returns when ctx ends, after taking every
 // observation still queued (drivers have stopped by then).
 func (g *Gateway) loop(ctx context.Context, eng *pipeline.Engine) {
-	ls := &loopState{lastTelemetry: map[string]time.Time{}, dirty: true}
+	// The first heartbeat comes a minute after start: at start every
+	// device is "not yet seen", which is no fact worth a point, and what
+	// the broker replays must not be followed by a later "offline".
+	ls := &loopState{lastTelemetry: map[string]time.Time{}, dirty: true, lastBeat: g.now()}
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	g.publishSnapshot(eng, ls)
@@ -114,6 +117,17 @@ func (g *Gateway) observe(eng *pipeline.Engine, ls *loopState, o pipeline.Observ
 	if err := eng.Observe(o); err != nil {
 		g.m.unknown.Inc()
 	}
+	// A state change an observation caused happened when the device said
+	// so, not when the engine caught up with it: after a restart the
+	// broker replays what queued meanwhile, and each change must land at
+	// its own time, in order, rather than all at the restart.
+	n := len(ls.trans)
+	ls.trans = eng.Transitions(ls.trans)
+	for j := n; j < len(ls.trans); j++ {
+		if t := &ls.trans[j]; t.Type == pipeline.TransitionDevice && t.ID == o.Device && o.Time.Before(t.Time) {
+			t.Time = o.Time
+		}
+	}
 	g.m.observations.Inc()
 	g.counts.observations.Add(1)
 	if o.Err != nil {
@@ -159,7 +173,8 @@ func (g *Gateway) observe(eng *pipeline.Engine, ls *loopState, o pipeline.Observ
 // afterBurst drains transitions, refreshes the snapshot when due, and
 // hands points and acks to the output goroutine.
 func (g *Gateway) afterBurst(eng *pipeline.Engine, ls *loopState, final bool) {
-	ls.trans = eng.Transitions(ls.trans[:0])
+	ls.trans = eng.Transitions(ls.trans)
+	defer func() { ls.trans = ls.trans[:0] }()
 	if len(ls.trans) > 0 {
 		ls.dirty = true
 		g.counts.transitions.Add(uint64(len(ls.trans)))
@@ -224,11 +239,24 @@ func (g *Gateway) statePoints(ls *loopState, snap *pipeline.Snapshot, hospital s
 					}
 				}
 				if j, ok := bedIdx[t.ID]; ok {
-					ls.points = append(ls.points, bedPoint(hospital, &snap.Beds[j], t.Time))
+					// The state the transition went to, not the
+					// snapshot's: a bed may change twice in one burst.
+					b := snap.Beds[j]
+					if err := b.State.UnmarshalText([]byte(t.To)); err == nil {
+						b.Reason = t.Reason
+						ls.points = append(ls.points, bedPoint(hospital, &b, t.Time))
+					}
 				}
 			default:
 				if j, ok := ls.devIndex[t.ID]; ok {
-					ls.points = append(ls.points, devicePoint(hospital, &snap.Devices[j], t.Time))
+					d := snap.Devices[j]
+					if t.Type == pipeline.TransitionDevice {
+						if err := d.State.UnmarshalText([]byte(t.To)); err != nil {
+							continue
+						}
+						d.Cause = t.Cause
+					}
+					ls.points = append(ls.points, devicePoint(hospital, &d, t.Time))
 				}
 			}
 		}

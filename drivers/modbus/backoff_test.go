@@ -23,20 +23,25 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 	}
 }
 
-// TestStartOffsetSpreads checks that devices start spread over their
+// TestStartOffsetSpreads checks that endpoints start spread over their
 // interval, on slot boundaries, and always at the same offset.
 func TestStartOffsetSpreads(t *testing.T) {
-	iv := time.Second
-	seen := map[time.Duration]bool{}
-	for i := 0; i < 1000; i++ {
-		id := "dev-" + string(rune('a'+i%26)) + string(rune('a'+i/26))
-		o := startOffset(id, iv)
-		if o < 0 || o >= iv || o%(iv/offsetSlots) != 0 || o != startOffset(id, iv) {
-			t.Fatalf("offset %v of %s", o, id)
+	for _, iv := range []time.Duration{time.Second, 10 * time.Second, 250 * time.Millisecond} {
+		slots := int(iv / offsetSlot)
+		seen := map[time.Duration]bool{}
+		for i := 0; i < 1000; i++ {
+			key := "10.0.0." + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ":502"
+			o := startOffset(key, iv)
+			if o < 0 || o >= iv || o%offsetSlot != 0 || o != startOffset(key, iv) {
+				t.Fatalf("interval %v: offset %v of %s", iv, o, key)
+			}
+			seen[o] = true
 		}
-		seen[o] = true
+		if len(seen) < slots*9/10 {
+			t.Errorf("interval %v: 1000 endpoints use only %d of %d start slots", iv, len(seen), slots)
+		}
 	}
-	if len(seen) < offsetSlots*9/10 {
-		t.Errorf("1000 devices use only %d of %d start slots", len(seen), offsetSlots)
+	if o := startOffset("x", 50*time.Millisecond); o != 0 {
+		t.Errorf("interval shorter than a slot: offset %v, want 0", o)
 	}
 }

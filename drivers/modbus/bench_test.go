@@ -52,7 +52,7 @@ func BenchmarkPollTCP(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if o := dv.poll(ctx); o.Err != nil || o.Serial != "42" {
+		if o := dv.poll(ctx, d.endpoints[0].conns[0]); o.Err != nil || o.Serial != "42" {
 			b.Fatalf("poll: %v serial %q", o.Err, o.Serial)
 		}
 	}

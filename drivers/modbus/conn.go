@@ -180,9 +180,9 @@ type tcpTransporter struct {
 
 // Send implements goburrow's Transporter.
 func (t *tcpTransporter) Send(req []byte) ([]byte, error) {
-	deadline := time.Now().Add(t.timeout)
-	_ = t.ln.SetWriteDeadline(deadline)
-	_ = t.ln.SetReadDeadline(deadline)
+	// One call for both directions: the runtime then arms one timer, not
+	// two, for each request.
+	_ = t.ln.SetDeadline(time.Now().Add(t.timeout))
 	if _, err := t.ln.Write(req); err != nil {
 		return nil, err
 	}

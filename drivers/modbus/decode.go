@@ -70,17 +70,21 @@ func canonical(dst []byte, regs []uint16, order string, isString bool) []byte {
 // the engine sees, and the unscaled integer for formatting serials.
 type decoded struct {
 	sample config.Sample
-	// integer is the unscaled integer value (integer types only).
-	integer  string
+	// integer is the unscaled integer value, for integer types (and
+	// bits) only: intKind is 's' (signed) or 'u' (unsigned), 0 otherwise.
+	// It is formatted only when the value is the serial, so that a poll
+	// allocates no strings for numbers.
+	integer  uint64
+	intKind  byte
 	isString bool
 }
 
 // decodeBits decodes a value of a bit table.
 func decodeBit(on bool) decoded {
 	if on {
-		return decoded{sample: config.Sample{Num: 1}, integer: "1"}
+		return decoded{sample: config.Sample{Num: 1}, integer: 1, intKind: 'u'}
 	}
-	return decoded{sample: config.Sample{Num: 0}, integer: "0"}
+	return decoded{sample: config.Sample{Num: 0}, intKind: 'u'}
 }
 
 // decodeRegisters decodes a register value under the given order (the
@@ -105,21 +109,20 @@ func decodeRegisters(v *config.Value, regs []uint16, order string) (decoded, err
 		return decodeBit(u>>uint(*v.Bit)&1 == 1), nil
 	}
 	var raw float64
-	var integer string
+	var kind byte
 	switch v.Type {
 	case config.TypeBool:
 		return decodeBit(u != 0), nil
 	case config.TypeInt16:
 		i := int64(int16(u))
-		raw, integer = float64(i), strconv.FormatInt(i, 10)
+		raw, u, kind = float64(i), uint64(i), 's'
 	case config.TypeInt32:
 		i := int64(int32(u))
-		raw, integer = float64(i), strconv.FormatInt(i, 10)
+		raw, u, kind = float64(i), uint64(i), 's'
 	case config.TypeInt64:
-		i := int64(u)
-		raw, integer = float64(i), strconv.FormatInt(i, 10)
+		raw, kind = float64(int64(u)), 's'
 	case config.TypeUint16, config.TypeUint32, config.TypeUint64, "":
-		raw, integer = float64(u), strconv.FormatUint(u, 10)
+		raw, kind = float64(u), 'u'
 	case config.TypeFloat32:
 		raw = float64(math.Float32frombits(uint32(u)))
 	case config.TypeFloat64:
@@ -127,7 +130,7 @@ func decodeRegisters(v *config.Value, regs []uint16, order string) (decoded, err
 	default:
 		return decoded{}, fmt.Errorf("value %s: unknown type %q", v.Name, v.Type)
 	}
-	return decoded{sample: config.Sample{Num: scaled(v, raw)}, integer: integer}, nil
+	return decoded{sample: config.Sample{Num: scaled(v, raw)}, integer: u, intKind: kind}, nil
 }
 
 // scaled applies the profile's scale and offset: decoded = raw*scale+offset.
@@ -153,8 +156,10 @@ func serialString(d decoded) string {
 	switch {
 	case d.isString:
 		return d.sample.Str
-	case d.integer != "":
-		return d.integer
+	case d.intKind == 's':
+		return strconv.FormatInt(int64(d.integer), 10)
+	case d.intKind == 'u':
+		return strconv.FormatUint(d.integer, 10)
 	default:
 		return strconv.FormatFloat(d.sample.Num, 'f', -1, 64)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/icugate/icugate/pipeline"
 )
 
-// device is one polled device and its loop's private state; only its own
-// goroutine touches it.
+// device is one polled device and its private state; only the endpoint
+// worker that has taken it from the schedule touches it.
 type device struct {
 	id        string
 	unit      byte
@@ -34,9 +34,15 @@ type device struct {
 	maxBackoff time.Duration
 
 	lastReason string
-	polls      prometheus.Counter
-	errs       *prometheus.CounterVec
-	duration   prometheus.Observer
+	// sinceTimeout counts polls since the last timeout (backed-off polls
+	// excluded); suspect is set from it when the device is rescheduled.
+	sinceTimeout int
+	suspect      bool
+	due          time.Time // next tick, while in the endpoint's schedule
+	seq          uint64
+	polls        prometheus.Counter
+	errs         *prometheus.CounterVec
+	duration     prometheus.Observer
 }
 
 func newDevice(dev *config.Device, prof *config.Profile, plan *Plan, ep *endpoint, m *metrics, opts Options) *device {
@@ -52,16 +58,17 @@ func newDevice(dev *config.Device, prof *config.Profile, plan *Plan, ep *endpoin
 		id: dev.ID, unit: byte(dev.Modbus.UnitID), interval: iv, timeout: to,
 		closeEach: dev.Modbus.CloseAfterPoll, prof: prof, plan: plan, ep: ep,
 		answers: newAnswers(plan), samples: make([]config.Sample, len(prof.Values)),
-		maxBackoff: min(opts.MaxUnitBackoff, 16*iv),
+		maxBackoff: min(opts.MaxUnitBackoff, 16*iv), sinceTimeout: suspectPolls,
 	}
 	dv.polls, dv.errs, dv.duration = m.forDevice(dev.ID, dev.Transport())
 	return dv
 }
 
-// poll reads the device once and builds its observation.
-func (dv *device) poll(ctx context.Context) pipeline.Observation {
+// poll reads the device once over the connection slot s and builds its
+// observation.
+func (dv *device) poll(ctx context.Context, s *connSlot) pipeline.Observation {
 	start := time.Now()
-	err := dv.read(ctx, start)
+	err := dv.read(ctx, s, start)
 	obs := pipeline.Observation{Device: dv.id, Time: time.Now()}
 	if err == nil {
 		obs.Serial, err = dv.plan.decodeAll(dv.prof, dv.answers, dv.samples)
@@ -77,31 +84,29 @@ func (dv *device) poll(ctx context.Context) pipeline.Observation {
 	return obs
 }
 
-// read runs the plan on a pooled connection, unless the unit is backed off.
-func (dv *device) read(ctx context.Context, now time.Time) error {
+// read runs the plan on the endpoint connection s, unless the unit is
+// backed off.
+func (dv *device) read(ctx context.Context, s *connSlot, now time.Time) error {
 	if now.Before(dv.skipUntil) {
 		return &backoffError{what: "unit", err: dv.lastErr}
 	}
-	s, err := dv.ep.acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer dv.ep.release(s)
 	if err := dv.ep.connect(ctx, s, dv.timeout); err != nil {
 		return fmt.Errorf("connect %s: %w", dv.ep.key, err)
 	}
-	err = readAll(ctx, s.c, dv.unit, dv.plan, dv.timeout, dv.answers)
+	err := readAll(ctx, s.c, dv.unit, dv.plan, dv.timeout, dv.answers)
 	if !keepsConnection(err) || dv.closeEach {
 		s.c.close()
 		s.c = nil
 	}
 	if Reason(err) == ReasonTimeout {
+		dv.sinceTimeout = 0
 		dv.timeouts++
 		dv.lastErr = err
 		if dv.timeouts >= 2 {
 			dv.skipUntil = time.Now().Add(backoff(dv.interval, dv.maxBackoff, dv.timeouts-1))
 		}
 	} else {
+		dv.sinceTimeout++
 		dv.timeouts = 0
 		dv.skipUntil = time.Time{}
 	}

@@ -7,14 +7,17 @@
 // else can be sent.
 //
 // Polling discipline, the Prometheus scrape loop adapted to shared lines:
-// every device has its own goroutine and ticker, started at an offset
-// derived from its id so that devices spread over the interval. Devices on
-// one endpoint share a pool of at most MaxConns connections and are polled
-// in turn. After any error other than a Modbus exception the connection is
-// closed and the next poll dials a fresh one, because a late answer left
-// on a connection would otherwise be read as the answer to the next
-// request. A unit that keeps timing out is polled ever less often
-// (exponential, capped) so that it cannot eat its neighbours' time.
+// every device keeps its own interval, but devices on one endpoint share a
+// schedule and at most MaxConns connections, each served by one worker
+// goroutine that polls the due devices in turn (schedule.go). Endpoints
+// start in slots derived from their address, so that the load spreads
+// over the interval in a few bursts while the devices behind one address
+// are polled back to back on one wake-up. After any error other than a
+// Modbus exception the connection is closed and the next poll dials a
+// fresh one, because a late answer left on a connection would otherwise
+// be read as the answer to the next request. A unit that timed out is
+// polled after its neighbours, and one that keeps timing out ever less
+// often (exponential, capped), so that it cannot eat their time.
 package modbus
 
 import (
@@ -96,7 +99,9 @@ func New(site *config.Site, opts Options) (*Driver, error) {
 			eps[key] = ep
 			d.endpoints = append(d.endpoints, ep)
 		}
-		d.devices = append(d.devices, newDevice(dev, prof, plan, ep, m, opts))
+		dv := newDevice(dev, prof, plan, ep, m, opts)
+		ep.add(dv)
+		d.devices = append(d.devices, dv)
 	}
 	return d, nil
 }
@@ -112,16 +117,20 @@ func (d *Driver) Devices() []string {
 
 // Run polls every device until ctx ends, then closes every connection. No
 // goroutine outlives it. Offering to the intake blocks the offering
-// device's loop only (never its neighbours'); ticks missed meanwhile are
-// skipped, not queued.
+// endpoint worker only (never other endpoints'); ticks missed meanwhile
+// are skipped, not queued.
 func (d *Driver) Run(ctx context.Context, in pipeline.Intake) error {
 	var wg sync.WaitGroup
-	for _, dv := range d.devices {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dv.loop(ctx, in, d.log)
-		}()
+	now := time.Now()
+	for _, ep := range d.endpoints {
+		ep.start(now)
+		for _, s := range ep.conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ep.work(ctx, s, in, d.log)
+			}()
+		}
 	}
 	wg.Wait()
 	for _, ep := range d.endpoints {
@@ -130,49 +139,28 @@ func (d *Driver) Run(ctx context.Context, in pipeline.Intake) error {
 	return nil
 }
 
-// offsetSlots is how many start slots an interval is divided into.
-// Devices whose ids hash to one slot wake together, so that one scheduler
-// wake-up can serve several polls, while the load stays spread over the
-// interval (10 ms slots at 1 Hz).
-const offsetSlots = 100
+// offsetSlot is the width of the start slots an interval is divided into.
+// Endpoints whose addresses hash to one slot wake together and are polled
+// in one burst, so that at most 1/offsetSlot bursts a second wake the
+// process, whatever the number of devices. Bursts are much cheaper than
+// the same polls spread thinly: the runtime parks and wakes its threads
+// (and the kernel its idle CPUs) once per burst instead of once per poll;
+// measured at 2,000 devices, 1 Hz, 100 slots of 10 ms cost twice the CPU
+// of 10 slots of 100 ms. A burst of a few hundred polls still ends within
+// milliseconds, well inside any device's interval.
+const offsetSlot = 100 * time.Millisecond
 
-// startOffset spreads devices over their interval, stable across restarts
-// (as Prometheus does with target hashes).
-func startOffset(id string, interval time.Duration) time.Duration {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(id))
-	slot := interval / offsetSlots
-	if slot <= 0 {
+// startOffset spreads endpoints (or anything with a stable key) over an
+// interval in slots of offsetSlot, stable across restarts (as Prometheus
+// does with target hashes).
+func startOffset(key string, interval time.Duration) time.Duration {
+	slots := uint64(interval / offsetSlot)
+	if slots <= 1 {
 		return 0
 	}
-	return time.Duration(h.Sum64()%offsetSlots) * slot
-}
-
-func (dv *device) loop(ctx context.Context, in pipeline.Intake, log *slog.Logger) {
-	t := time.NewTimer(startOffset(dv.id, dv.interval))
-	select {
-	case <-ctx.Done():
-		t.Stop()
-		return
-	case <-t.C:
-	}
-	tick := time.NewTicker(dv.interval)
-	defer tick.Stop()
-	for {
-		obs := dv.poll(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		dv.report(obs.Err, log)
-		if err := in.Offer(ctx, obs); err != nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	return time.Duration(h.Sum64()%slots) * offsetSlot
 }
 
 // report logs a device's transitions between failing and healthy, not

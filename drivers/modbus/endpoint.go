@@ -18,47 +18,45 @@ const (
 )
 
 // endpoint is one address (TCP, RTU-over-TCP converter or serial port)
-// shared by every device on it. Its connections are a pool of at most
-// MaxConns; devices take a connection for one whole poll and give it back,
-// so devices on one endpoint are polled in turn (Go channels hand the
-// connection to waiters in FIFO order).
+// shared by every device on it. It has at most MaxConns connections, each
+// owned by one worker that polls the endpoint's due devices in turn
+// (schedule.go), so a connection is only ever used by one poll at a time.
 type endpoint struct {
-	key   string
-	cfg   *config.ModbusDevice // the first device's block; dial settings
-	slots chan *connSlot
+	key         string
+	cfg         *config.ModbusDevice // the first device's block; dial settings
+	conns       []*connSlot
+	devices     []*device
+	minInterval time.Duration
+	// dial opens a connection (the package's dial; a fake in tests).
+	dial func(ctx context.Context, m *config.ModbusDevice, timeout time.Duration) (conn, error)
 
 	mu       sync.Mutex
+	due      schedule // devices not being polled, by next tick
+	seq      uint64
 	failures int // consecutive failed dials
 	nextDial time.Time
 	lastErr  error
 }
 
-// connSlot is one pooled connection; c is nil when it is closed.
+// connSlot is one connection of an endpoint; c is nil when it is closed.
 type connSlot struct{ c conn }
 
 func newEndpoint(key string, cfg *config.ModbusDevice) *endpoint {
-	n := cfg.MaxConns
-	if n <= 0 {
-		n = 1
-	}
-	e := &endpoint{key: key, cfg: cfg, slots: make(chan *connSlot, n)}
-	for i := 0; i < n; i++ {
-		e.slots <- &connSlot{}
+	n := max(cfg.MaxConns, 1)
+	e := &endpoint{key: key, cfg: cfg, conns: make([]*connSlot, n), dial: dial}
+	for i := range e.conns {
+		e.conns[i] = &connSlot{}
 	}
 	return e
 }
 
-// acquire takes a connection slot, waiting for one to be free.
-func (e *endpoint) acquire(ctx context.Context) (*connSlot, error) {
-	select {
-	case s := <-e.slots:
-		return s, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// add makes dv one of the endpoint's devices.
+func (e *endpoint) add(dv *device) {
+	e.devices = append(e.devices, dv)
+	if e.minInterval == 0 || dv.interval < e.minInterval {
+		e.minInterval = dv.interval
 	}
 }
-
-func (e *endpoint) release(s *connSlot) { e.slots <- s }
 
 // connect makes sure the slot holds an open connection, dialling if
 // needed unless the endpoint is in reconnect backoff.
@@ -73,7 +71,7 @@ func (e *endpoint) connect(ctx context.Context, s *connSlot, timeout time.Durati
 		return &backoffError{what: "connection to " + e.key, err: err}
 	}
 	e.mu.Unlock()
-	c, err := dial(ctx, e.cfg, timeout)
+	c, err := e.dial(ctx, e.cfg, timeout)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err != nil {
@@ -87,15 +85,13 @@ func (e *endpoint) connect(ctx context.Context, s *connSlot, timeout time.Durati
 	return nil
 }
 
-// closeAll closes every pooled connection; called once no poll runs.
+// closeAll closes every connection; called once no worker runs.
 func (e *endpoint) closeAll() {
-	for i := 0; i < cap(e.slots); i++ {
-		s := <-e.slots
+	for _, s := range e.conns {
 		if s.c != nil {
 			s.c.close()
 			s.c = nil
 		}
-		e.slots <- s
 	}
 }
 

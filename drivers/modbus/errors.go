@@ -48,14 +48,21 @@ func (e *backoffError) Unwrap() error { return e.err }
 
 // Reason names the category of a poll error: one of the Reason constants.
 func Reason(err error) string {
+	if err == nil {
+		// Before reasonOf, whose targets for errors.As escape to the
+		// heap: a successful poll allocates nothing here.
+		return ""
+	}
+	return reasonOf(err)
+}
+
+func reasonOf(err error) string {
 	var be *backoffError
 	var re *RangeError
 	var fe *FrameError
 	var me *gb.ModbusError
 	var ne net.Error
 	switch {
-	case err == nil:
-		return ""
 	case errors.As(err, &be):
 		return ReasonBackoff
 	case errors.As(err, &re):
@@ -96,7 +103,11 @@ func isException(me *gb.ModbusError) bool {
 // Anything else (a timeout above all: the late answer would be read as the
 // answer to the next request) closes the connection.
 func keepsConnection(err error) bool {
+	return err == nil || keepsAfter(err)
+}
+
+func keepsAfter(err error) bool {
 	var me *gb.ModbusError
 	var re *RangeError
-	return err == nil || errors.As(err, &re) || (errors.As(err, &me) && isException(me))
+	return errors.As(err, &re) || (errors.As(err, &me) && isException(me))
 }

@@ -27,6 +27,7 @@ func (f *fakeLine) Write(b []byte) (int, error)      { return len(b), nil }
 func (f *fakeLine) Close() error                     { return nil }
 func (f *fakeLine) SetReadDeadline(time.Time) error  { return nil }
 func (f *fakeLine) SetWriteDeadline(time.Time) error { return nil }
+func (f *fakeLine) SetDeadline(time.Time) error      { return nil }
 
 type timeoutErr struct{}
 

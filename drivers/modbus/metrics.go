@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"device", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "icugate_modbus_poll_duration_seconds",
-			Help:    "Time of one Modbus poll (waiting for the shared connection included), by transport.",
+			Help:    "Time of one Modbus poll on its endpoint's connection (dialling included), by transport.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"transport"}),
 	}

@@ -52,6 +52,7 @@ type slot struct {
 type Plan struct {
 	Requests []Request
 	slots    []slot
+	serial   int // index of the profile's serial value, -1 if none
 }
 
 // tableFunction maps a table to its read function code.
@@ -134,7 +135,10 @@ func NewPlan(p *config.Profile) (*Plan, error) {
 		}
 		byTable[fc] = append(byTable[fc], span{value: i, start: *v.Address, end: *v.Address + n})
 	}
-	plan := &Plan{slots: make([]slot, len(p.Values))}
+	plan := &Plan{slots: make([]slot, len(p.Values)), serial: -1}
+	if p.Serial != "" {
+		plan.serial = p.Index(p.Serial)
+	}
 	for _, fc := range []byte{fcReadCoils, fcReadDiscreteInputs, fcReadHolding, fcReadInput} {
 		spans := byTable[fc]
 		if len(spans) == 0 {

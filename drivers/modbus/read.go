@@ -72,10 +72,6 @@ func (p *Plan) decodeValue(prof *config.Profile, i int, a answers, order string)
 // checks every range and extracts the serial. A value out of range makes
 // the whole observation an error.
 func (p *Plan) decodeAll(prof *config.Profile, a answers, samples []config.Sample) (serial string, err error) {
-	serialIdx := -1
-	if prof.Serial != "" {
-		serialIdx = prof.Index(prof.Serial)
-	}
 	for i := range prof.Values {
 		v := &prof.Values[i]
 		d, err := p.decodeValue(prof, i, a, v.Order)
@@ -86,7 +82,7 @@ func (p *Plan) decodeAll(prof *config.Profile, a answers, samples []config.Sampl
 			return "", &RangeError{Value: v.Name, Got: d.sample.Num, Min: v.Range[0], Max: v.Range[1]}
 		}
 		samples[i] = d.sample
-		if i == serialIdx {
+		if i == p.serial {
 			serial = serialString(d)
 		}
 	}

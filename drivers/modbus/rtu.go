@@ -33,6 +33,7 @@ type line interface {
 	io.ReadWriteCloser
 	SetReadDeadline(t time.Time) error
 	SetWriteDeadline(t time.Time) error
+	SetDeadline(t time.Time) error
 }
 
 // netLine is a TCP tunnel to a "raw TCP server" serial converter.
@@ -167,6 +168,7 @@ func (s *serialLine) Write(b []byte) (int, error)        { return s.port.Write(b
 func (s *serialLine) Close() error                       { return s.port.Close() }
 func (s *serialLine) SetReadDeadline(t time.Time) error  { s.deadline = t; return nil }
 func (s *serialLine) SetWriteDeadline(t time.Time) error { return nil }
+func (s *serialLine) SetDeadline(t time.Time) error      { s.deadline = t; return nil }
 
 // openSerial opens an RTU serial line with goburrow/serial.
 func openSerial(r *config.RTU, timeout time.Duration) (conn, error) {

@@ -98,8 +98,10 @@ func cpuTime() time.Duration {
 
 // publisherMain is the benchmark's publisher process: it publishes
 // MESSAGES QoS 1 messages round-robin over DEVICES ventilators, keeping a
-// window of unacknowledged publishes so the broker, not the round trip,
-// sets the pace.
+// sliding window of unacknowledged publishes so the broker, not the round
+// trip, sets the pace. (Publishing a window and then waiting for all of it
+// left the broker idle most of the time: ~10,000 messages a second, with
+// every process under 40% of a core.)
 func publisherMain() int {
 	n, _ := strconv.Atoi(os.Getenv("MESSAGES"))
 	devs, _ := strconv.Atoi(os.Getenv("DEVICES"))
@@ -111,18 +113,24 @@ func publisherMain() int {
 	}
 	defer c.Disconnect(100)
 	const window = 500
-	toks := make([]paho.Token, 0, window)
+	toks := make([]paho.Token, n)
+	wait := func(t paho.Token) bool {
+		if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
+			fmt.Fprintln(os.Stderr, "publish:", t.Error())
+			return false
+		}
+		return true
+	}
 	for i := range n {
 		id := fmt.Sprintf("vent-%d", i%devs+1)
-		toks = append(toks, c.Publish("devices/"+id+"/status", 1, false, ventPayload("SN-"+id, i%3 == 0, i%100000)))
-		if len(toks) == window || i == n-1 {
-			for _, t := range toks {
-				if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
-					fmt.Fprintln(os.Stderr, "publish:", t.Error())
-					return 1
-				}
-			}
-			toks = toks[:0]
+		toks[i] = c.Publish("devices/"+id+"/status", 1, false, ventPayload("SN-"+id, i%3 == 0, i%100000))
+		if i >= window && !wait(toks[i-window]) {
+			return 1
+		}
+	}
+	for _, t := range toks[max(0, n-window):] {
+		if !wait(t) {
+			return 1
 		}
 	}
 	return 0
@@ -133,11 +141,12 @@ func publisherMain() int {
 func BenchmarkDecode(b *testing.B) {
 	p := loadProfiles(b)[ventProfile]
 	d := newDecoder(p, false)
+	sc := &scratch{} // as the driver's handler decodes
 	payload := ventPayload("SN-vent-1", true, 1234)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {
-		if _, bad := d.decode(payload); bad != nil {
+		if _, bad := d.decodeWith(payload, sc); bad != nil {
 			b.Fatal(bad)
 		}
 	}

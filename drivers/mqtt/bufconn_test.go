@@ -51,3 +51,72 @@ func TestBufferedConnKeepsOrderAndFlushesOnClose(t *testing.T) {
 		t.Fatalf("peer got %d bytes, want %d in order", len(b), want.Len())
 	}
 }
+
+// TestBufferedConnReadsEveryByteInOrder checks the lingering reader: bytes
+// arriving in small pieces and in bursts are all read, in order.
+func TestBufferedConnReadsEveryByteInOrder(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var want bytes.Buffer
+	for i := range 5000 {
+		fmt.Fprintf(&want, "packet %d;", i)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			sent <- err
+			return
+		}
+		defer c.Close()
+		b := want.Bytes()
+		for i := 0; len(b) > 0; i++ {
+			n := min(len(b), 1+i%700) // from one byte to bursts
+			if _, err := c.Write(b[:n]); err != nil {
+				sent <- err
+				return
+			}
+			b = b[n:]
+		}
+		sent <- nil
+	}()
+	raw, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newBufferedConn(raw)
+	defer c.Close()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("read %d bytes, want %d in order", len(got), want.Len())
+	}
+}
+
+// TestBufferedConnAcksNeverWait checks that writeNoWait (the acker's
+// PUBACKs) queues beyond maxPendingWrite instead of waiting, and fails once
+// the connection is closed.
+func TestBufferedConnAcksNeverWait(t *testing.T) {
+	a, b := net.Pipe() // nobody reads b: the flusher's write blocks
+	defer b.Close()
+	c := newBufferedConn(a)
+	ack := []byte{pubackType, 2, 0, 1}
+	for range maxPendingWrite/len(ack) + 1000 {
+		if err := c.writeNoWait(ack); err != nil {
+			t.Fatalf("writeNoWait: %v", err)
+		}
+	}
+	b.Close() // the flusher's write fails, Close returns
+	c.Close()
+	if err := c.writeNoWait(ack); err == nil {
+		t.Fatal("writeNoWait after Close accepted")
+	}
+}

@@ -27,15 +27,20 @@ import (
 //     broker's in-flight window, and it waits only when it is full, which
 //     is counted. OrderMatters(false) would spawn a goroutine per message
 //     and lose the receipt order that ordered PUBACKs need.
-//   - An Ack after the connection is lost is dropped by paho (paho #726,
-//     #729); the broker redelivers such messages on the persistent session,
-//     so the acker forgets pending acks at each reconnect.
+//   - paho's Message.Ack passes each PUBACK through two of its goroutines
+//     (a third of the driver's CPU at high rates), can block, deadlocks
+//     with a stopping connection when called from the delivery goroutine
+//     (paho #509), and drops acks after a reconnect (paho #726, #729). The
+//     driver never calls it: with AutoAckDisabled, the acker writes the
+//     PUBACKs into the write buffer of the connection the messages came on
+//     (bufferedConn.writeNoWait), in receipt order, and forgets pending
+//     acks at each new connection; the broker redelivers those messages
+//     on the persistent session.
+//   - paho stores every received QoS 1 message until its ack and never
+//     reads it back; sessionStore keeps only what the client sends.
 //   - paho's reconnect backoff sleeps without watching for Disconnect, and
 //     Disconnect returns before paho's goroutines end; Run reconnects
 //     itself (connectLoop) so that stopping never leaves goroutines behind.
-//   - The ack is never sent from paho's delivery goroutine (the acker's
-//     own goroutine does it), which avoids the deadlock between a blocked
-//     ack and a stopping connection (paho #509).
 //   - A clean Disconnect discards the last will, so Run publishes the
 //     retained "offline" itself before disconnecting.
 func (d *Driver) clientOptions() (*paho.ClientOptions, error) {
@@ -57,9 +62,9 @@ func (d *Driver) clientOptions() (*paho.ClientOptions, error) {
 	o.SetWriteTimeout(waitTimeout)
 	o.SetWill(d.presence, "offline", 1, true)
 	o.SetDefaultPublishHandler(d.handle)
-	o.SetOnConnectHandler(d.onConnect)
 	o.SetConnectionLostHandler(d.onConnectionLost)
-	o.SetCustomOpenConnectionFn(openConnection)
+	o.SetCustomOpenConnectionFn(d.openConnection)
+	o.SetStore(newSessionStore())
 
 	user, pass, err := credentials(cfg, d.opts)
 	if err != nil {
@@ -106,10 +111,13 @@ func credentials(cfg *config.MQTT, opts Options) (user, pass string, err error) 
 	return user, pass, nil
 }
 
-// onConnect runs (in its own goroutine, from paho) after every successful
-// connection: resubscribe, then announce presence.
+// onConnect runs on the connect loop after every successful connection,
+// once paho's Connect token is done. Not as paho's OnConnect handler: paho
+// starts that handler concurrently with its resume step, which sets the DUP
+// flag on stored publishes while the writer may be writing them — a data
+// race inside paho v1.5.1 that a presence publish there triggered.
+// It resubscribes, then announces presence.
 func (d *Driver) onConnect(c paho.Client) {
-	d.metrics.connected.Set(1)
 	d.metrics.connects.Inc()
 	filters := make(map[string]byte, len(d.routes.filters))
 	for _, f := range d.routes.filters {
@@ -139,6 +147,7 @@ func (d *Driver) onConnect(c paho.Client) {
 // onConnectionLost runs (in its own goroutine, from paho) once the lost
 // connection's workers have stopped; it wakes connectLoop.
 func (d *Driver) onConnectionLost(_ paho.Client, err error) {
+	d.up.Store(false)
 	d.metrics.connected.Set(0)
 	d.metrics.lost.Inc()
 	d.log.Warn("mqtt connection lost; reconnecting", "broker", d.brokerForLog(), "err", err)

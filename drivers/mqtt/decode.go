@@ -92,12 +92,18 @@ type decoded struct {
 // decode checks and decodes one payload. It never panics on input, and
 // every refusal carries a reason.
 func (d *decoder) decode(payload []byte) (decoded, *badMessage) {
+	return d.decodeWith(payload, nil)
+}
+
+// decodeWith is decode using the reusable buffers of sc, which belongs to
+// the calling goroutine; nil allocates afresh.
+func (d *decoder) decodeWith(payload []byte, sc *scratch) (decoded, *badMessage) {
 	var out decoded
 	if !utf8.Valid(payload) {
 		return out, bad(ReasonInvalidUTF8, "payload is not valid UTF-8")
 	}
-	vals := make([]jval, len(d.profile.Values)+1)
-	kind, err := scanJSON(payload, d.root, vals)
+	vals := sc.jvals(len(d.profile.Values) + 1)
+	kind, err := scanJSONInterned(payload, d.root, vals, sc.interner())
 	if errors.Is(err, errTooDeep) {
 		return out, bad(ReasonTooDeep, "%v", err)
 	}
@@ -107,7 +113,7 @@ func (d *decoder) decode(payload []byte) (decoded, *badMessage) {
 	if kind != kindObject {
 		return out, bad(ReasonNotObject, "payload is JSON but not an object")
 	}
-	out.values = make([]config.Sample, len(d.profile.Values))
+	out.values = sc.samples(len(d.profile.Values))
 	for i := range d.profile.Values {
 		if d.skip[i] {
 			continue

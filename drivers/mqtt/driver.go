@@ -81,9 +81,16 @@ type Driver struct {
 	stopping chan struct{}
 	lost     chan struct{} // signalled by OnConnectionLost
 	client   paho.Client
+	// scratch is the decoding buffers of handle, which paho calls on one
+	// goroutine at a time: one router goroutine per connection, and a
+	// connection's router has returned before connectLoop connects again.
+	scratch  *scratch
 	presence string
 	maxBytes int
 	started  atomic.Bool
+	// up is true between a completed connect (subscriptions and presence
+	// done) and the loss of that connection.
+	up       atomic.Bool
 	stopOnce sync.Once
 }
 
@@ -111,6 +118,7 @@ func New(site *config.Site, opts Options) (*Driver, error) {
 		queue:    make(chan pipeline.Observation, opts.QueueSize),
 		stopping: make(chan struct{}),
 		lost:     make(chan struct{}, 1),
+		scratch:  &scratch{},
 		presence: PresenceTopic(site),
 		maxBytes: site.MQTT.MaxMessageBytes,
 	}
@@ -173,9 +181,6 @@ func (d *Driver) Run(ctx context.Context, in pipeline.Intake) error {
 	if !d.started.CompareAndSwap(false, true) {
 		return errors.New("mqtt: driver already ran; build a new one")
 	}
-	var wg sync.WaitGroup
-	ackCtx, stopAcks := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Go(func() { d.acks.run(ackCtx) })
 	workerDone := make(chan struct{})
 	go func() {
 		defer close(workerDone)
@@ -192,8 +197,8 @@ func (d *Driver) Run(ctx context.Context, in pipeline.Intake) error {
 		pub := d.client.Publish(d.presence, 1, true, "offline")
 		pub.WaitTimeout(time.Second)
 	}
-	stopAcks()
-	wg.Wait() // acks that are ready go out before the connection closes
+	// Acks already given are in the connection's write buffer, ahead of
+	// the DISCONNECT; closing the connection flushes them.
 	d.client.Disconnect(250)
 	d.metrics.connected.Set(0)
 	d.log.Info("mqtt stopped")
@@ -216,7 +221,7 @@ func (d *Driver) connectLoop(ctx context.Context) {
 		// paho calls OnConnectionLost only after the old connection's
 		// handlers have returned, so from here on every message belongs to
 		// the new connection and the old one's acks are void.
-		d.acks.newEpoch()
+		d.acks.newEpoch(nil)
 		tok := d.client.Connect()
 		select {
 		case <-tok.Done():
@@ -235,6 +240,11 @@ func (d *Driver) connectLoop(ctx context.Context) {
 			continue
 		}
 		failures, backoff = 0, d.opts.ConnectRetryInterval
+		d.onConnect(d.client)
+		d.up.Store(true)
+		// "Connected" means subscribed and announced: from here on a
+		// message for a device is delivered, and Publish works.
+		d.metrics.connected.Set(1)
 		select {
 		case <-d.lost:
 		case <-ctx.Done():
@@ -276,6 +286,13 @@ func (d *Driver) forward(ctx context.Context, in pipeline.Intake) {
 // capacity report). It waits for the broker's acknowledgement at QoS 1, or
 // until ctx ends.
 func (d *Driver) Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
+	// Only once a connection is fully up (paho's resume step done): paho
+	// re-sends stored publishes from resume, setting their DUP flag while
+	// its writer may be writing them (a data race inside paho v1.5.1, seen
+	// under -race). The caller keeps the message and tries again.
+	if !d.up.Load() || !d.client.IsConnectionOpen() {
+		return fmt.Errorf("mqtt publish %s: not connected to the broker yet", topic)
+	}
 	tok := d.client.Publish(topic, qos, retained, payload)
 	select {
 	case <-tok.Done():

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,8 +27,14 @@ func FuzzDecodePayload(f *testing.F) {
 	}
 	p := testProfile(f)
 	d := newDecoder(p, true)
+	sc := &scratch{} // shared across inputs, as the driver's handler does
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		got, b := d.decode(payload)
+		reused, rb := d.decodeWith(payload, sc)
+		if (b == nil) != (rb == nil) || (b != nil && b.reason != rb.reason) ||
+			(b == nil && !slices.Equal(got.values, reused.values)) || got.serial != reused.serial || got.time != reused.time {
+			t.Fatalf("decoding with reused buffers differs: %+v %v, fresh %+v %v", reused, rb, got, b)
+		}
 		if b != nil {
 			if b.reason == "" || b.err == nil {
 				t.Fatalf("refusal without reason or detail: %+v", b)

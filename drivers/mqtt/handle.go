@@ -20,7 +20,7 @@ func (d *Driver) handle(_ paho.Client, msg paho.Message) {
 	}
 	now := d.opts.Now()
 	d.metrics.received.Inc()
-	epoch, seq := d.acks.add(msg.Ack)
+	epoch, seq := d.acks.add(msg.Qos(), msg.MessageID())
 	o, b, device := d.observe(msg, now)
 	if b != nil {
 		d.metrics.dropped.WithLabelValues(b.reason).Inc()
@@ -52,7 +52,7 @@ func (d *Driver) observe(msg paho.Message, now time.Time) (pipeline.Observation,
 	if len(payload) > d.maxBytes {
 		return pipeline.Observation{}, bad(ReasonTooLarge, "payload of %d bytes, limit %d (mqtt.max_message_bytes)", len(payload), d.maxBytes), rt.device
 	}
-	dec, b := rt.decoder.decode(payload)
+	dec, b := rt.decoder.decodeWith(payload, d.scratch)
 	if b != nil {
 		return pipeline.Observation{}, b, rt.device
 	}

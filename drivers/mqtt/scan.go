@@ -66,6 +66,7 @@ type scanner struct {
 	i     int
 	depth int
 	out   []jval
+	names *interner // nil: every kept string is a new copy
 }
 
 var (
@@ -75,7 +76,13 @@ var (
 
 // scanJSON fills out (len = slots) and returns the kind of the top value.
 func scanJSON(b []byte, root *pathNode, out []jval) (uint8, error) {
-	s := scanner{b: b, out: out}
+	return scanJSONInterned(b, root, out, nil)
+}
+
+// scanJSONInterned is scanJSON taking kept strings without escapes from
+// names, when not nil.
+func scanJSONInterned(b []byte, root *pathNode, out []jval, names *interner) (uint8, error) {
+	s := scanner{b: b, out: out, names: names}
 	kind, err := s.value(root)
 	if err != nil {
 		return 0, err
@@ -321,6 +328,8 @@ func (s *scanner) string(keep bool) (string, error) {
 		return "", err
 	case escaped:
 		return unescape(raw), nil
+	case s.names != nil:
+		return s.names.get(raw), nil
 	}
 	return string(raw), nil
 }

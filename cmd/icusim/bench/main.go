@@ -1,7 +1,10 @@
 // Command bench measures the Modbus driver at hospital scale: it starts a
 // simulator of N devices (16 registers each) in a child process, polls
 // them all with the driver in this process, and reports the driver's CPU
-// time per 1,000 polls (getrusage of this process only) and its peak RSS.
+// time per 1,000 polls (getrusage of this process only), its peak RSS and
+// how late polls come (p50/p99/max of each device's gap between
+// observations minus its interval). -cpuprofile writes a CPU profile of
+// the measured time.
 //
 //	go run ./cmd/icusim/bench [-devices 2000] [-per-address 4] [-interval 1s] [-duration 30s]
 //
@@ -98,12 +101,13 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	in := &counter{reasons: map[string]int{}}
+	in := newCounter(site, p.Interval)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = drv.Run(ctx, in); close(done) }()
 	time.Sleep(*warmup)
 	polls0, errs0 := in.polls.Load(), in.errs.Load()
+	in.measuring.Store(true)
 	user0, sys0 := cpuTime()
 	start := time.Now()
 	if *cpuprofile != "" {
@@ -115,6 +119,7 @@ func run() int {
 	}
 	time.Sleep(*duration)
 	polls, errs := in.polls.Load()-polls0, in.errs.Load()-errs0
+	in.measuring.Store(false)
 	user, sys := cpuTime()
 	user, sys = user-user0, sys-sys0
 	cpu := user + sys
@@ -131,6 +136,8 @@ func run() int {
 		fmt.Printf("driver CPU %.2f ms per 1,000 polls (user %.2f, system %.2f; target <= 20)\n", per(cpu), per(user), per(sys))
 	}
 	fmt.Printf("peak RSS %.1f MB (target <= 64)\n", float64(ru.Maxrss)/1024)
+	p50, p99, pmax := in.lateness()
+	fmt.Printf("poll lateness (gap between a device's observations minus its interval): p50 %v, p99 %v, max %v\n", p50, p99, pmax)
 	if floor, err := roundTripFloor(p.Addrs[0], 2*time.Second); err == nil {
 		fmt.Printf("floor: one bare Modbus TCP round trip in a busy loop (no driver) costs %.2f ms CPU per 1,000 on this machine\n",
 			float64(floor.Nanoseconds())/1e3)
@@ -167,16 +174,72 @@ func roundTripFloor(addr string, d time.Duration) (time.Duration, error) {
 	return (u - u0 + s - s0) / time.Duration(n), nil
 }
 
-// counter is an intake that only counts.
+// counter is an intake that only counts, and histograms how late each
+// device's observations come (the gap since its previous one, minus the
+// interval), in lateStep buckets.
 type counter struct {
 	polls, errs atomic.Int64
 	mu          sync.Mutex
 	reasons     map[string]int
+
+	interval  time.Duration
+	index     map[string]int // device id -> position in last; read-only
+	last      []atomic.Int64 // previous observation time, unix ns
+	measuring atomic.Bool
+	late      []atomic.Int64
+}
+
+const (
+	lateStep    = 100 * time.Microsecond
+	lateBuckets = 20001 // up to 2s; the last bucket holds the rest
+)
+
+func newCounter(site *config.Site, interval time.Duration) *counter {
+	c := &counter{reasons: map[string]int{}, interval: interval, index: map[string]int{},
+		last: make([]atomic.Int64, len(site.Devices)), late: make([]atomic.Int64, lateBuckets)}
+	for i := range site.Devices {
+		c.index[site.Devices[i].ID] = i
+	}
+	return c
+}
+
+// lateness returns the p50, p99 and maximum lateness seen while measuring.
+func (c *counter) lateness() (p50, p99, pmax time.Duration) {
+	var total int64
+	for i := range c.late {
+		total += c.late[i].Load()
+	}
+	var seen int64
+	var has50, has99 bool
+	for i := range c.late {
+		n := c.late[i].Load()
+		if n == 0 {
+			continue
+		}
+		seen += n
+		d := time.Duration(i) * lateStep
+		if !has50 && seen*2 >= total {
+			p50, has50 = d, true
+		}
+		if !has99 && seen*100 >= total*99 {
+			p99, has99 = d, true
+		}
+		pmax = d
+	}
+	return p50, p99, pmax
 }
 
 // Offer counts an observation and its error reason.
 func (c *counter) Offer(ctx context.Context, o pipeline.Observation) error {
 	c.polls.Add(1)
+	if i, ok := c.index[o.Device]; ok {
+		now := o.Time.UnixNano()
+		prev := c.last[i].Swap(now)
+		if prev != 0 && c.measuring.Load() {
+			b := min(max(time.Duration(now-prev)-c.interval, 0)/lateStep, lateBuckets-1)
+			c.late[b].Add(1)
+		}
+	}
 	if o.Err != nil {
 		c.errs.Add(1)
 		c.mu.Lock()

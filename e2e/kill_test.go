@@ -1,0 +1,235 @@
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/internal/influxtest"
+	"github.com/icugate/icugate/internal/mosquittotest"
+	"github.com/icugate/icugate/simulator/mqttsim"
+)
+
+// TestKillNineLosesNoState kills `icugate run` with SIGKILL at random
+// moments, 20 times, while MQTT monitors keep changing state and InfluxDB
+// is sometimes down. A message is acknowledged to the broker only once the
+// points derived from it are durable, and unacknowledged messages come
+// back after a restart (persistent session), so in the end every state
+// change that was published must be in InfluxDB as a device_state point at
+// the message's own time: zero acknowledged state changes missing.
+func TestKillNineLosesNoState(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 loop of separate processes")
+	}
+	dir := t.TempDir()
+	broker := mosquittotest.Start(t, mosquittotest.Config{})
+	influx := influxtest.Start(t, influxtest.Options{})
+	bin := build(t, dir)
+
+	const devices = 4
+	var b strings.Builder
+	profiles, _ := filepath.Abs("../configs/profiles")
+	fmt.Fprintf(&b, `hospital: {id: kill-test, name: Kill Test, level: secondary, total_beds: 100, region: test}
+profiles_dir: %s
+hold: 0s
+units:
+  - id: icu
+    class: general
+    requires: [monitor]
+    beds: [`, profiles)
+	for i := range devices {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "bed-%d", i)
+	}
+	b.WriteString("]\ndevices:\n")
+	for i := range devices {
+		fmt.Fprintf(&b, "  - {id: mon-%d, kind: monitor, profile: generic-monitor-mqtt, at: bed-%d, mqtt: {interval: 10s}}\n", i, i)
+	}
+	fmt.Fprintf(&b, `mqtt: {broker: %s, client_id: icugate-kill-test}
+influxdb: {url: %s, bucket: %s, token_file: %s, flush_interval: 100ms}
+outbox: {dir: %s}
+http: {listen: %s}
+`, broker.URL(), influx.URL, influx.Bucket, filepath.Join(dir, "token"), filepath.Join(dir, "outbox"), freeAddr(t))
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(influx.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sitePath := filepath.Join(dir, "site.yaml")
+	if err := os.WriteFile(sitePath, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	site, err := config.Load(sitePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The publisher: each device alternates in_use and standby, with
+	// millisecond timestamps that grow (15 ms between messages).
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL()).SetClientID("kill-test-publisher"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher connect: %v", tok.Error())
+	}
+	defer pub.Disconnect(100)
+	type change struct {
+		dev   string
+		state string
+		at    time.Time
+	}
+	var published []change
+	last := map[string]string{}
+	publish := func(i int, state string) {
+		t.Helper()
+		dev := &site.Devices[i]
+		now := time.Now().Truncate(time.Millisecond)
+		payload, err := mqttsim.Payload(site.Profiles[dev.Profile], dev, state, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok := pub.Publish(dev.MQTT.Topic, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+		if last[dev.ID] != state {
+			published = append(published, change{dev.ID, state, now})
+			last[dev.ID] = state
+		}
+	}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	startGW := func() *exec.Cmd {
+		cmd := exec.Command(filepath.Join(bin, "icugate"), "run", "-c", sitePath, "-data", filepath.Join(dir, "data"))
+		cmd.Stdout, cmd.Stderr = &logBuffer{}, &logBuffer{}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	// The gateway's persistent session must exist before anything is
+	// published, or the broker has nobody to keep messages for: a first
+	// run subscribes (and is then killed like the others).
+	first := startGW()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if code, _ := callQuiet(site.HTTP.Listen); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("icugate not ready within 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // subscribed after connecting
+	_ = first.Process.Kill()
+	_ = first.Wait()
+
+	const kills = 20
+	influxDown := false
+	for k := 0; k < kills; k++ {
+		gw := startGW()
+		end := time.Now().Add(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+		for n := 0; time.Now().Before(end); n++ {
+			i := rng.IntN(devices)
+			state := "in_use"
+			if last[site.Devices[i].ID] == "in_use" {
+				state = "standby"
+			}
+			publish(i, state)
+			time.Sleep(15 * time.Millisecond)
+		}
+		if err := gw.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = gw.Wait()
+		// InfluxDB goes down for some rounds and comes back for others.
+		switch {
+		case !influxDown && k%5 == 1:
+			influx.Stop()
+			influxDown = true
+		case influxDown && k%5 == 3:
+			influx.Start()
+			influxDown = false
+		}
+		// Some messages arrive while no gateway runs (distinct devices,
+		// so that no device has two messages in one millisecond).
+		for _, i := range rng.Perm(devices)[:3] {
+			state := "in_use"
+			if last[site.Devices[i].ID] == "in_use" {
+				state = "standby"
+			}
+			publish(i, state)
+		}
+	}
+	if influxDown {
+		influx.Start()
+	}
+	// A last, undisturbed run takes what the broker kept and delivers the
+	// outbox.
+	out := &logBuffer{}
+	gw := exec.Command(filepath.Join(bin, "icugate"), "run", "-c", sitePath, "-data", filepath.Join(dir, "data"))
+	gw.Stdout, gw.Stderr = out, out
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = gw.Process.Kill()
+		_ = gw.Wait()
+		if t.Failed() {
+			t.Logf("last icugate run:\n%s", tail(out.String(), 4000))
+		}
+	}()
+
+	missing := func() []change {
+		have := map[string]bool{}
+		rows, err := influx.Query(`SELECT state, device FROM device_state`)
+		if err != nil {
+			return published
+		}
+		for _, r := range rows {
+			if len(r) < 3 {
+				continue
+			}
+			ts, _ := r[0].(float64)
+			ms := int64(ts/1e6 + 0.5)
+			have[fmt.Sprintf("%v %v %d", r[2], r[1], ms)] = true
+		}
+		var miss []change
+		for _, c := range published {
+			if !have[fmt.Sprintf("%s %s %d", c.dev, c.state, c.at.UnixMilli())] {
+				miss = append(miss, c)
+			}
+		}
+		return miss
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var miss []change
+	for {
+		miss = missing()
+		if len(miss) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("%d kills, %d state changes published, %d missing", kills, len(published), len(miss))
+	if len(miss) > 0 {
+		t.Errorf("%d of %d published state changes never reached InfluxDB, e.g. %+v", len(miss), len(published), miss[0])
+	}
+}
+
+// callQuiet GETs /readyz of a gateway listening on addr.
+func callQuiet(addr string) (int, error) {
+	c := &http.Client{Timeout: time.Second}
+	resp, err := c.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
