@@ -87,10 +87,18 @@ http: {listen: %s}
 	}
 	var published []change
 	last := map[string]string{}
+	lastAt := map[string]time.Time{}
 	publish := func(i int, state string) {
 		t.Helper()
 		dev := &site.Devices[i]
+		// One message per device and millisecond: InfluxDB keeps one
+		// point per series and timestamp.
 		now := time.Now().Truncate(time.Millisecond)
+		for !now.After(lastAt[dev.ID]) {
+			time.Sleep(time.Millisecond)
+			now = time.Now().Truncate(time.Millisecond)
+		}
+		lastAt[dev.ID] = now
 		payload, err := mqttsim.Payload(site.Profiles[dev.Profile], dev, state, now)
 		if err != nil {
 			t.Fatal(err)
@@ -131,6 +139,7 @@ http: {listen: %s}
 	_ = first.Wait()
 
 	const kills = 20
+	var killedAt []time.Time
 	influxDown := false
 	for k := 0; k < kills; k++ {
 		gw := startGW()
@@ -144,6 +153,7 @@ http: {listen: %s}
 			publish(i, state)
 			time.Sleep(15 * time.Millisecond)
 		}
+		killedAt = append(killedAt, time.Now())
 		if err := gw.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -220,6 +230,25 @@ http: {listen: %s}
 	t.Logf("%d kills, %d state changes published, %d missing", kills, len(published), len(miss))
 	if len(miss) > 0 {
 		t.Errorf("%d of %d published state changes never reached InfluxDB, e.g. %+v", len(miss), len(published), miss[0])
+		// What InfluxDB has around each missing change, and the kills.
+		for _, m := range miss {
+			t.Logf("missing: %s %s at %s", m.dev, m.state, m.at.Format("15:04:05.000"))
+			q := fmt.Sprintf(`SELECT state, cause FROM device_state WHERE device = '%s' AND time > %d AND time < %d`,
+				m.dev, m.at.Add(-300*time.Millisecond).UnixNano(), m.at.Add(300*time.Millisecond).UnixNano())
+			rows, _ := influx.Query(q)
+			for _, r := range rows {
+				ts, _ := r[0].(float64)
+				t.Logf("   influx: %s %v (%v)", time.Unix(0, int64(ts+500)).Format("15:04:05.000"), r[1], r[2])
+			}
+			for _, c := range published {
+				if c.dev == m.dev && c.at.Sub(m.at).Abs() < 300*time.Millisecond {
+					t.Logf("   published: %s %s", c.at.Format("15:04:05.000"), c.state)
+				}
+			}
+		}
+		for _, k := range killedAt {
+			t.Logf("killed at %s", k.Format("15:04:05.000"))
+		}
 	}
 }
 
