@@ -32,10 +32,12 @@ pids=()
 cleanup() {
 	trap - INT TERM EXIT
 	log "stopping demo"
+	# Newest first, each waited for: icugate makes its last points durable
+	# and hands them to InfluxDB before the servers go away.
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
 		kill -TERM "${pids[i]}" 2>/dev/null || true
+		wait "${pids[i]}" 2>/dev/null || true
 	done
-	wait 2>/dev/null || true
 }
 trap cleanup INT TERM EXIT
 
@@ -92,7 +94,8 @@ EOT
 
 if [ -n "${DEMO_SECONDS:-}" ]; then
 	sleep "$DEMO_SECONDS"
-	curl -fsS http://127.0.0.1:8080/api/v1/capacity | head -c 2000
+	curl -fsS -o "$DATA/capacity.json" http://127.0.0.1:8080/api/v1/capacity
+	head -c 2000 "$DATA/capacity.json"
 	echo
 else
 	wait -n "${pids[@]}" || true
