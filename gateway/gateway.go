@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -327,17 +326,4 @@ func (g *Gateway) do(ctx context.Context, fn func(*pipeline.Engine)) error {
 type engineCmd struct {
 	fn   func(*pipeline.Engine)
 	done chan struct{}
-}
-
-// secretFrom reads a secret from a file, trimming a final newline.
-func secretFrom(file string) (string, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	s := string(b)
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
-	}
-	return s, nil
 }
