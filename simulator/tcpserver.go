@@ -38,6 +38,18 @@ func (ep *endpointServer) start() error {
 		ep.rtuSrv = srv
 		return nil
 	}
+	ms, err := ep.newTCPServer()
+	if err != nil {
+		return err
+	}
+	ep.mu.Lock()
+	ep.ms = ms
+	ep.mu.Unlock()
+	return nil
+}
+
+// newTCPServer starts a Modbus TCP server on the endpoint's address.
+func (ep *endpointServer) newTCPServer() (*mb.ModbusServer, error) {
 	ms, err := mb.NewServer(&mb.ServerConfiguration{
 		URL:        "tcp://" + ep.addr,
 		Timeout:    5 * time.Minute,
@@ -45,15 +57,12 @@ func (ep *endpointServer) start() error {
 		Logger:     log.New(io.Discard, "", 0),
 	}, tcpHandler{ep})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := ms.Start(); err != nil {
-		return err
+		return nil, err
 	}
-	ep.mu.Lock()
-	ep.ms = ms
-	ep.mu.Unlock()
-	return nil
+	return ms, nil
 }
 
 func (ep *endpointServer) close() {
@@ -78,10 +87,16 @@ func (ep *endpointServer) dropConnections() {
 		return
 	default:
 	}
+	// A new server, not Stop and Start of the same one: simonvetter's
+	// Stop does not wait for its accept goroutine, which then reads the
+	// listener field that Start rewrites (a data race seen under -race).
 	_ = ep.ms.Stop()
-	if err := ep.ms.Start(); err != nil {
+	ms, err := ep.newTCPServer()
+	if err != nil {
 		ep.sim.log.Error("restart simulated endpoint", "address", ep.addr, "err", err)
+		return
 	}
+	ep.ms = ms
 }
 
 // outcome of gating one request.

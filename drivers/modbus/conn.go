@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	gb "github.com/goburrow/modbus"
@@ -155,6 +156,7 @@ func dialTCP(ctx context.Context, addr string, timeout time.Duration) (conn, err
 func newTCPConn(ln line, addr string, timeout time.Duration) *clientConn {
 	h := gb.NewTCPClientHandler(addr)
 	t := &tcpTransporter{ln: ln, timeout: timeout}
+	t.useRaw()
 	c := &clientConn{
 		setUnit:    func(u byte) { h.SlaveId = u },
 		setTimeout: func(d time.Duration) { t.timeout = d },
@@ -173,38 +175,79 @@ const (
 // tcpTransporter sends one MBAP frame and reads exactly one answer frame,
 // usually in a single read.
 type tcpTransporter struct {
-	ln      line
-	timeout time.Duration
-	buf     [mbapMax]byte
+	ln       line
+	timeout  time.Duration
+	deadline time.Time // armed on ln
+	buf      [mbapMax]byte
+	// Raw socket path (tcpraw.go), when ln offers one.
+	rc   syscall.RawConn
+	onFD func(fd uintptr) bool
+	st   rawSend
 }
+
+// deadlineSlack is how much later than its timeout a request may time
+// out, so that back-to-back requests share one armed deadline: 1/64 of
+// the timeout (16 ms of 1 s).
+func deadlineSlack(timeout time.Duration) time.Duration { return timeout / 64 }
 
 // Send implements goburrow's Transporter.
 func (t *tcpTransporter) Send(req []byte) ([]byte, error) {
 	// One call for both directions: the runtime then arms one timer, not
-	// two, for each request.
-	_ = t.ln.SetDeadline(time.Now().Add(t.timeout))
+	// two. The deadline is armed timeout+slack ahead and kept while it
+	// lies between timeout and timeout+slack from now, so that the few
+	// requests of a burst on this connection re-arm it once, not once
+	// each; a request never gets less than its timeout, nor more than
+	// its timeout plus slack.
+	now := time.Now()
+	if left := t.deadline.Sub(now); left < t.timeout || left > t.timeout+deadlineSlack(t.timeout) {
+		t.deadline = now.Add(t.timeout + deadlineSlack(t.timeout))
+		_ = t.ln.SetDeadline(t.deadline)
+	}
+	if t.rc != nil {
+		return t.sendRaw(req)
+	}
 	if _, err := t.ln.Write(req); err != nil {
 		return nil, err
 	}
-	n, want := 0, mbapHeader
+	return t.readAnswer(0, mbapHeader)
+}
+
+// readAnswer reads the rest of an answer of which n bytes have arrived
+// and want are known to be needed.
+func (t *tcpTransporter) readAnswer(n, want int) ([]byte, error) {
 	for n < want {
 		k, err := t.ln.Read(t.buf[n:])
 		n += k
-		if n >= mbapHeader && want == mbapHeader {
-			// Length counts the unit id and the PDU.
-			l := int(binary.BigEndian.Uint16(t.buf[4:]))
-			if l < 2 || 6+l > mbapMax {
-				return nil, &FrameError{Detail: fmt.Sprintf("MBAP length %d outside 2..%d", l, mbapMax-6)}
-			}
-			want = 6 + l
-		}
-		if n >= want {
+		var done bool
+		var ferr error
+		if want, done, ferr = t.framed(n, want); ferr != nil {
+			return nil, ferr
+		} else if done {
 			break
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
+	return t.answer(n, want)
+}
+
+// framed updates how many bytes the answer needs once n have arrived,
+// and reports whether they have.
+func (t *tcpTransporter) framed(n, want int) (int, bool, error) {
+	if n >= mbapHeader && want == mbapHeader {
+		// Length counts the unit id and the PDU.
+		l := int(binary.BigEndian.Uint16(t.buf[4:]))
+		if l < 2 || 6+l > mbapMax {
+			return want, false, &FrameError{Detail: fmt.Sprintf("MBAP length %d outside 2..%d", l, mbapMax-6)}
+		}
+		want = 6 + l
+	}
+	return want, n >= want, nil
+}
+
+// answer returns the complete answer of n bytes, refusing more than want.
+func (t *tcpTransporter) answer(n, want int) ([]byte, error) {
 	if n > want {
 		// More than one frame: something answered twice or late.
 		return nil, &FrameError{Detail: fmt.Sprintf("%d bytes after the answer", n-want)}

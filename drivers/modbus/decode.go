@@ -93,13 +93,15 @@ func decodeRegisters(v *config.Value, regs []uint16, order string) (decoded, err
 	if len(regs) != v.Registers() {
 		return decoded{}, fmt.Errorf("value %s: got %d registers, want %d", v.Name, len(regs), v.Registers())
 	}
-	var buf [512]byte
 	if v.Type == config.TypeString {
+		var buf [512]byte
 		be := canonical(buf[:], regs, order, true)
 		s := strings.TrimRight(string(be), "\x00 ")
 		s = strings.TrimLeft(s, "\x00 ")
 		return decoded{sample: config.Sample{Str: s}, isString: true}, nil
 	}
+	// Other types have at most four registers (Registers, checked above).
+	var buf [8]byte
 	be := canonical(buf[:], regs, order, false)
 	var u uint64
 	for _, b := range be {

@@ -80,7 +80,7 @@ func (dv *device) poll(ctx context.Context, s *connSlot) pipeline.Observation {
 		// decodes: hand over a copy, never the device's own buffer.
 		obs.Values = slices.Clone(dv.samples)
 	}
-	dv.observe(start, obs.Err)
+	dv.observe(obs.Time.Sub(start), obs.Err)
 	return obs
 }
 
@@ -113,12 +113,13 @@ func (dv *device) read(ctx context.Context, s *connSlot, now time.Time) error {
 	return err
 }
 
-func (dv *device) observe(start time.Time, err error) {
+// observe counts a poll that took d (its round trips; decoding excluded).
+func (dv *device) observe(d time.Duration, err error) {
 	if dv.polls == nil {
 		return
 	}
 	dv.polls.Inc()
-	dv.duration.Observe(time.Since(start).Seconds())
+	dv.duration.Observe(d.Seconds())
 	if err != nil {
 		dv.errs.WithLabelValues(Reason(err)).Inc()
 	}

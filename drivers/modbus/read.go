@@ -59,8 +59,16 @@ func (p *Plan) rawOf(i int, a answers, regs []uint16) []uint16 {
 
 // decodeValue decodes value i of the profile from the answers.
 func (p *Plan) decodeValue(prof *config.Profile, i int, a answers, order string) (decoded, error) {
-	var buf [maxRegisters]uint16
-	raw := p.rawOf(i, a, buf[:])
+	// A small buffer for the usual values of up to four registers, so
+	// that a poll does not clear a string-sized one per value.
+	var small [4]uint16
+	var raw []uint16
+	if p.slots[i].count <= len(small) {
+		raw = p.rawOf(i, a, small[:])
+	} else {
+		var buf [maxRegisters]uint16
+		raw = p.rawOf(i, a, buf[:])
+	}
 	v := &prof.Values[i]
 	if p.slots[i].count == 0 {
 		return decodeBit(raw[0] == 1), nil

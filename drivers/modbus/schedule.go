@@ -112,8 +112,11 @@ func (e *endpoint) work(ctx context.Context, s *connSlot, in pipeline.Intake, lo
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	defer t.Stop()
+	// One clock reading serves both putting a device back and taking
+	// the next one.
+	now := time.Now()
 	for {
-		dv, wait := e.next(time.Now())
+		dv, wait := e.next(now)
 		if dv == nil {
 			t.Reset(wait)
 			select {
@@ -121,6 +124,7 @@ func (e *endpoint) work(ctx context.Context, s *connSlot, in pipeline.Intake, lo
 				return
 			case <-t.C:
 			}
+			now = time.Now()
 			continue
 		}
 		obs := dv.poll(ctx, s)
@@ -131,6 +135,7 @@ func (e *endpoint) work(ctx context.Context, s *connSlot, in pipeline.Intake, lo
 		if err := in.Offer(ctx, obs); err != nil {
 			return
 		}
-		e.reschedule(dv, time.Now())
+		now = time.Now()
+		e.reschedule(dv, now)
 	}
 }
