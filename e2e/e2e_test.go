@@ -42,12 +42,24 @@ type env struct {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freeAddrs(t, 1)[0]
+}
+
+// freeAddrs returns n distinct loopback addresses nobody listens on right
+// now, holding all open until every one is chosen (closing each at once
+// lets the kernel hand the same port out twice).
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	out := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
 
 // build compiles icugate and icusim once per test binary run.
@@ -64,7 +76,7 @@ func build(t *testing.T, dir string) string {
 
 // writeSite rewrites the demo site for this test: every port moved to a
 // free one, the broker and InfluxDB of the test, a short hold, an API token.
-func writeSite(t *testing.T, dir, broker string, influx *influxtest.Server, apiAddr string) string {
+func writeSite(t *testing.T, dir, broker string, influx *influxtest.Server) (path, apiAddr, simAddr string) {
 	t.Helper()
 	src, err := os.ReadFile("../configs/demo-site.yaml")
 	if err != nil {
@@ -73,12 +85,17 @@ func writeSite(t *testing.T, dir, broker string, influx *influxtest.Server, apiA
 	text := string(src)
 	re := regexp.MustCompile(`127\.0\.0\.1:15[0-9]{3}`)
 	moved := map[string]string{}
-	text = re.ReplaceAllStringFunc(text, func(a string) string {
-		if moved[a] == "" {
-			moved[a] = freeAddr(t)
-		}
-		return moved[a]
-	})
+	for _, a := range re.FindAllString(text, -1) {
+		moved[a] = ""
+	}
+	ports := freeAddrs(t, len(moved)+2)
+	i := 0
+	for a := range moved {
+		moved[a] = ports[i]
+		i++
+	}
+	text = re.ReplaceAllStringFunc(text, func(a string) string { return moved[a] })
+	apiAddr, simAddr = ports[i], ports[i+1]
 	profiles, _ := filepath.Abs("../configs/profiles")
 	text = strings.Replace(text, "profiles_dir: profiles", "profiles_dir: "+profiles, 1)
 	text = strings.ReplaceAll(text, "tcp://127.0.0.1:18830", broker)
@@ -96,11 +113,11 @@ func writeSite(t *testing.T, dir, broker string, influx *influxtest.Server, apiA
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(dir, "site.yaml")
+	path = filepath.Join(dir, "site.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return path, apiAddr, simAddr
 }
 
 // start launches a process that the test stops at its end.
@@ -235,10 +252,9 @@ func setup(t *testing.T) *env {
 	broker := mosquittotest.Start(t, mosquittotest.Config{})
 	influx := influxtest.Start(t, influxtest.Options{})
 	e := &env{t: t, dir: dir, influx: influx, bin: build(t, dir)}
-	apiAddr := freeAddr(t)
-	e.sitePath = writeSite(t, dir, broker.URL(), influx, apiAddr)
+	var apiAddr, simAddr string
+	e.sitePath, apiAddr, simAddr = writeSite(t, dir, broker.URL(), influx)
 	e.api = "http://" + apiAddr
-	simAddr := freeAddr(t)
 	e.sim = "http://" + simAddr
 	start(t, &logBuffer{}, filepath.Join(e.bin, "icusim"), "-c", e.sitePath, "-listen", simAddr)
 	e.startGateway()

@@ -26,15 +26,21 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// freePort returns a loopback address nobody listens on right now.
-func freePort(t *testing.T) string {
+// freePorts returns n distinct loopback addresses nobody listens on right
+// now. All are held open until every one is chosen: closing each at once
+// lets the kernel hand the same port out twice.
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	out := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
 
 // testSite writes a copy of configs/example-site.yaml into a temp dir
@@ -47,10 +53,11 @@ func testSite(t *testing.T, extra string) (*config.Site, string) {
 		t.Fatal(err)
 	}
 	text := string(src)
+	ports := freePorts(t, 10)
 	for p := 15020; p <= 15029; p++ {
 		old := fmt.Sprintf("127.0.0.1:%d", p)
 		if strings.Contains(text, old) {
-			text = strings.ReplaceAll(text, old, freePort(t))
+			text = strings.ReplaceAll(text, old, ports[p-15020])
 		}
 	}
 	text = strings.Replace(text, "hold: 15s", "hold: 1s", 1)
