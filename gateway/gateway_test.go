@@ -84,6 +84,21 @@ func mustAbs(t *testing.T, p string) string {
 	return a
 }
 
+// startSim serves the site's Modbus devices on real TCP sockets until the
+// test ends.
+func startSim(t *testing.T, site *config.Site) *simulator.Simulator {
+	t.Helper()
+	sim, err := simulator.New(site, simulator.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	return sim
+}
+
 // startGateway runs a gateway for site until the test ends.
 func startGateway(t *testing.T, site *config.Site, path, data string) (*Gateway, func()) {
 	t.Helper()
@@ -155,14 +170,7 @@ func deviceState(s pipeline.Snapshot, id string) pipeline.DeviceState {
 // maintenance flags and usage survive a gateway restart.
 func TestGatewayFollowsSimulatedDevices(t *testing.T) {
 	site, path := testSite(t, "")
-	sim, err := simulator.New(site, simulator.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	sim := startSim(t, site)
 
 	data := t.TempDir()
 	g, stop := startGateway(t, site, path, data)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/icugate/icugate/internal/influxtest"
 	"github.com/icugate/icugate/pipeline"
-	"github.com/icugate/icugate/simulator"
 )
 
 // TestGatewayWritesInfluxDB runs the example site against simulated Modbus
@@ -24,14 +22,7 @@ func TestGatewayWritesInfluxDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	site, path := testSite(t, "\ninfluxdb:\n  url: "+srv.URL+"\n  bucket: "+srv.Bucket+"\n  token_file: "+tokenFile+"\n  flush_interval: 200ms\n")
-	sim, err := simulator.New(site, simulator.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	sim := startSim(t, site)
 
 	g, stop := startGateway(t, site, path, t.TempDir())
 	waitFor(t, "counts verified and settled", 20*time.Second, func(s pipeline.Snapshot) bool {

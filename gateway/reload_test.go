@@ -3,14 +3,12 @@ package gateway
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/icugate/icugate/pipeline"
-	"github.com/icugate/icugate/simulator"
 )
 
 // TestReload adds a unit to a running gateway by editing the site file and
@@ -19,14 +17,7 @@ import (
 // whole with the running config kept.
 func TestReload(t *testing.T) {
 	site, path := testSite(t, "")
-	sim, err := simulator.New(site, simulator.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	sim := startSim(t, site)
 	g, _ := startGateway(t, site, path, t.TempDir())
 	waitFor(t, "verified", 20*time.Second, func(s pipeline.Snapshot) bool {
 		return s.Capacity.Hospital.Verified && settled(s)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/icugate/icugate/internal/mosquittotest"
 	"github.com/icugate/icugate/pipeline"
 	"github.com/icugate/icugate/report"
-	"github.com/icugate/icugate/simulator"
 )
 
 // TestGatewayPublishesSignedReports: with a signing key and a broker, the
@@ -43,14 +41,7 @@ func TestGatewayPublishesSignedReports(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 
-	sim, err := simulator.New(site, simulator.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	startSim(t, site)
 	data := t.TempDir()
 	g, stop := startGateway(t, site, path, data)
 	waitFor(t, "verified", 20*time.Second, func(s pipeline.Snapshot) bool { return s.Capacity.Hospital.Verified && settled(s) }, g)
