@@ -19,8 +19,8 @@ import (
 // maintenance through the UI and checks the API reflects it. Screenshots
 // of the ward view and a device page are kept as artifacts.
 func TestDashboardFollowsIcusim(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test of separate processes")
+	if skipShort() {
+		t.Skip("end-to-end test of separate processes (-short; never skipped under CI=true)")
 	}
 	browsertest.Path(t) // fail or skip before starting servers
 	e := setup(t)

@@ -278,3 +278,9 @@ func (l *logBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// skipShort is true when -short asks to leave out the slow end-to-end
+// tests; under CI=true they always run.
+func skipShort() bool {
+	return testing.Short() && os.Getenv("CI") != "true"
+}

@@ -15,8 +15,8 @@ import (
 // InfluxDB; a SIGHUP reload adds a unit; bad API requests change nothing;
 // after a restart, maintenance flags and usage are kept.
 func TestGatewayEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test of separate processes")
+	if skipShort() {
+		t.Skip("end-to-end test of separate processes (-short; never skipped under CI=true)")
 	}
 	e := setup(t)
 	c := e.waitCapacity("every device seen, counts verified", 60*time.Second, func(c capacity) bool {
