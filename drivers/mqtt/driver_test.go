@@ -214,3 +214,34 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// The driver reads the broker's PUBLISH packets itself and passes paho the
+// rest; paho's keepalive must still see every PINGRESP while messages
+// stream in. With a 1 s keepalive paho pings about every second, and a
+// PINGRESP it never saw would drop the connection after 1.5 s.
+func TestKeepaliveHoldsWhileMessagesStream(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	site := testSite(t, b.URL(), 1, 0)
+	reg := prometheus.NewRegistry()
+	d, err := New(site, Options{Registerer: reg, KeepAlive: time.Second, PingTimeout: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newFakeIntake()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, in) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 5*time.Second, "connected", func() bool { return gathered(reg, "icugate_mqtt_connected", "") == 1 })
+
+	pub := testPublisher(t, b.URL(), "pub")
+	const n = 80 // 4 s: several keepalive periods and ping timeouts
+	for i := range n {
+		publish(t, pub, "devices/vent-1/status", false, ventPayload("SN-vent-1", i%2 == 0, i))
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitFor(t, 5*time.Second, "every message", func() bool { return len(in.history("vent-1")) == n })
+	if lost := gathered(reg, "icugate_mqtt_connection_lost_total", ""); lost != 0 {
+		t.Fatalf("connection lost %v times while messages streamed: paho did not see its PINGRESPs", lost)
+	}
+}
