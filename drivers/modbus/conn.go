@@ -236,14 +236,75 @@ func (t *tcpTransporter) readAnswer(n, want int) ([]byte, error) {
 // and reports whether they have.
 func (t *tcpTransporter) framed(n, want int) (int, bool, error) {
 	if n >= mbapHeader && want == mbapHeader {
-		// Length counts the unit id and the PDU.
-		l := int(binary.BigEndian.Uint16(t.buf[4:]))
-		if l < 2 || 6+l > mbapMax {
-			return want, false, &FrameError{Detail: fmt.Sprintf("MBAP length %d outside 2..%d", l, mbapMax-6)}
+		w, _, err := framedMBAP(t.buf[:n])
+		if err != nil {
+			return want, false, err
 		}
-		want = 6 + l
+		want = w
 	}
 	return want, n >= want, nil
+}
+
+// framedMBAP returns how many bytes the MBAP frame starting b needs (the
+// header's 7 until the header is in), and whether b holds them.
+func framedMBAP(b []byte) (int, bool, error) {
+	if len(b) < mbapHeader {
+		return mbapHeader, false, nil
+	}
+	// Length counts the unit id and the PDU.
+	l := int(binary.BigEndian.Uint16(b[4:]))
+	if l < 2 || 6+l > mbapMax {
+		return 0, false, &FrameError{Detail: fmt.Sprintf("MBAP length %d outside 2..%d", l, mbapMax-6)}
+	}
+	return 6 + l, len(b) >= 6+l, nil
+}
+
+// readOnly reports whether fc is one of the read functions, the only ones
+// the driver sends.
+func readOnly(fc byte) bool {
+	switch fc {
+	case fcReadCoils, fcReadDiscreteInputs, fcReadHolding, fcReadInput:
+		return true
+	}
+	return false
+}
+
+// validateAnswer validates a whole answer to req and returns its data bytes:
+// the packager's checks (transaction, protocol and unit id, length), then
+// those goburrow's client makes (function code or exception, byte count),
+// then the byte count against the quantity asked. It is the event loop's
+// equivalent of clientConn.read, with the same error types.
+func validateAnswer(pk gb.Packager, req, resp []byte, r Request) ([]byte, error) {
+	if err := pk.Verify(req, resp); err != nil {
+		return nil, err
+	}
+	pdu, err := pk.Decode(resp)
+	if err != nil {
+		return nil, err
+	}
+	if pdu.FunctionCode != r.Function {
+		me := &gb.ModbusError{FunctionCode: pdu.FunctionCode}
+		if len(pdu.Data) > 0 {
+			me.ExceptionCode = pdu.Data[0]
+		}
+		return nil, classify(me, r)
+	}
+	if len(pdu.Data) == 0 {
+		return nil, &FrameError{Detail: "response data is empty"}
+	}
+	if count, length := int(pdu.Data[0]), len(pdu.Data)-1; count != length {
+		return nil, &FrameError{Detail: fmt.Sprintf("response data size %d does not match count %d", length, count)}
+	}
+	data := pdu.Data[1:]
+	want := int(r.Quantity) * 2
+	if r.bits() {
+		want = (int(r.Quantity) + 7) / 8
+	}
+	if len(data) != want {
+		return nil, &FrameError{Detail: fmt.Sprintf("function %d at %d: got %d data bytes, want %d for %d items",
+			r.Function, r.Address, len(data), want, r.Quantity)}
+	}
+	return data, nil
 }
 
 // answer returns the complete answer of n bytes, refusing more than want.

@@ -69,7 +69,14 @@ func newDevice(dev *config.Device, prof *config.Profile, plan *Plan, ep *endpoin
 func (dv *device) poll(ctx context.Context, s *connSlot) pipeline.Observation {
 	start := time.Now()
 	err := dv.read(ctx, s, start)
-	obs := pipeline.Observation{Device: dv.id, Time: time.Now()}
+	return dv.observation(start, err, time.Now())
+}
+
+// observation builds the observation of a poll that started at start and
+// ended at end with err (nil: the answers are in dv.answers), and counts
+// it.
+func (dv *device) observation(start time.Time, err error, end time.Time) pipeline.Observation {
+	obs := pipeline.Observation{Device: dv.id, Time: end}
 	if err == nil {
 		obs.Serial, err = dv.plan.decodeAll(dv.prof, dv.answers, dv.samples)
 	}
@@ -87,8 +94,8 @@ func (dv *device) poll(ctx context.Context, s *connSlot) pipeline.Observation {
 // read runs the plan on the endpoint connection s, unless the unit is
 // backed off.
 func (dv *device) read(ctx context.Context, s *connSlot, now time.Time) error {
-	if now.Before(dv.skipUntil) {
-		return &backoffError{what: "unit", err: dv.lastErr}
+	if err := dv.precheck(now); err != nil {
+		return err
 	}
 	if err := dv.ep.connect(ctx, s, dv.timeout); err != nil {
 		return fmt.Errorf("connect %s: %w", dv.ep.key, err)
@@ -98,6 +105,21 @@ func (dv *device) read(ctx context.Context, s *connSlot, now time.Time) error {
 		s.c.close()
 		s.c = nil
 	}
+	dv.afterRead(err)
+	return err
+}
+
+// precheck refuses a poll while the unit is backed off.
+func (dv *device) precheck(now time.Time) error {
+	if now.Before(dv.skipUntil) {
+		return &backoffError{what: "unit", err: dv.lastErr}
+	}
+	return nil
+}
+
+// afterRead keeps the unit's timeout count and backoff after a read that
+// was sent (err nil or its error).
+func (dv *device) afterRead(err error) {
 	if Reason(err) == ReasonTimeout {
 		dv.sinceTimeout = 0
 		dv.timeouts++
@@ -110,7 +132,6 @@ func (dv *device) read(ctx context.Context, s *connSlot, now time.Time) error {
 		dv.timeouts = 0
 		dv.skipUntil = time.Time{}
 	}
-	return err
 }
 
 // observe counts a poll that took d (its round trips; decoding excluded).

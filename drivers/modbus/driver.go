@@ -48,11 +48,17 @@ type Options struct {
 	// alone between attempts; default 30s, and never more than 16 of the
 	// device's intervals.
 	MaxUnitBackoff time.Duration
+	// GoroutinePerConnection polls Modbus TCP endpoints with a goroutine
+	// per connection, as RTU, RTU-over-TCP and endpoints with max_conns
+	// above 1 always are, instead of the shared event loop (reactor.go).
+	// Same behaviour, more CPU; for comparison and tests.
+	GoroutinePerConnection bool
 }
 
 // Driver polls the modbus devices of a site. It implements pipeline.Driver.
 type Driver struct {
 	log       *slog.Logger
+	opts      Options
 	devices   []*device
 	endpoints []*endpoint
 	metrics   *metrics
@@ -73,7 +79,7 @@ func New(site *config.Site, opts Options) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Driver{log: opts.Logger, metrics: m}
+	d := &Driver{log: opts.Logger, opts: opts, metrics: m}
 	plans := map[string]*Plan{}
 	eps := map[string]*endpoint{}
 	for i := range site.Devices {
@@ -116,13 +122,32 @@ func (d *Driver) Devices() []string {
 }
 
 // Run polls every device until ctx ends, then closes every connection. No
-// goroutine outlives it. Offering to the intake blocks the offering
-// endpoint worker only (never other endpoints'); ticks missed meanwhile
-// are skipped, not queued.
+// goroutine outlives it. Modbus TCP endpoints with one connection are
+// polled by one event loop (reactor.go); the others by a worker goroutine
+// per connection. Offering to a full intake blocks the offering worker,
+// or the event loop; ticks missed meanwhile are skipped, not queued.
 func (d *Driver) Run(ctx context.Context, in pipeline.Intake) error {
 	var wg sync.WaitGroup
+	var looped []*endpoint
+	workers := d.endpoints
+	if !d.opts.GoroutinePerConnection {
+		looped, workers = splitLooped(d.endpoints)
+	}
+	if len(looped) > 0 {
+		r, err := newReactor(d.log, in)
+		if err != nil {
+			d.log.Warn("modbus event loop unavailable; one goroutine per connection instead", "err", err)
+			workers = d.endpoints
+		} else {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.run(ctx, looped)
+			}()
+		}
+	}
 	now := time.Now()
-	for _, ep := range d.endpoints {
+	for _, ep := range workers {
 		ep.start(now)
 		for _, s := range ep.conns {
 			wg.Add(1)
@@ -133,10 +158,23 @@ func (d *Driver) Run(ctx context.Context, in pipeline.Intake) error {
 		}
 	}
 	wg.Wait()
-	for _, ep := range d.endpoints {
+	for _, ep := range workers {
 		ep.closeAll()
 	}
 	return nil
+}
+
+// splitLooped separates the endpoints the event loop serves (plain Modbus
+// TCP, one connection) from the rest.
+func splitLooped(eps []*endpoint) (looped, workers []*endpoint) {
+	for _, ep := range eps {
+		if loopable(ep) {
+			looped = append(looped, ep)
+		} else {
+			workers = append(workers, ep)
+		}
+	}
+	return looped, workers
 }
 
 // offsetSlot is the width of the start slots an interval is divided into.

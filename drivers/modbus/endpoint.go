@@ -64,25 +64,39 @@ func (e *endpoint) connect(ctx context.Context, s *connSlot, timeout time.Durati
 	if s.c != nil {
 		return nil
 	}
-	e.mu.Lock()
-	if wait := time.Until(e.nextDial); wait > 0 && e.lastErr != nil {
-		err := e.lastErr
-		e.mu.Unlock()
-		return &backoffError{what: "connection to " + e.key, err: err}
+	if err := e.dialBackoff(); err != nil {
+		return err
 	}
-	e.mu.Unlock()
 	c, err := e.dial(ctx, e.cfg, timeout)
+	e.dialed(err)
+	if err != nil {
+		return err
+	}
+	s.c = c
+	return nil
+}
+
+// dialBackoff refuses a dial while the endpoint is in reconnect backoff.
+func (e *endpoint) dialBackoff() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if wait := time.Until(e.nextDial); wait > 0 && e.lastErr != nil {
+		return &backoffError{what: "connection to " + e.key, err: e.lastErr}
+	}
+	return nil
+}
+
+// dialed records a dial's outcome: failures back the endpoint off.
+func (e *endpoint) dialed(err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err != nil {
 		e.failures++
 		e.lastErr = err
 		e.nextDial = time.Now().Add(backoff(dialBackoffMin, dialBackoffMax, e.failures))
-		return err
+		return
 	}
 	e.failures, e.lastErr = 0, nil
-	s.c = c
-	return nil
 }
 
 // closeAll closes every connection; called once no worker runs.
