@@ -538,7 +538,10 @@ func (r *reactor) finish(ctx context.Context, c *rconn, err error, now time.Time
 		return
 	}
 	c.ep.reschedule(dv, now)
-	r.schedule(c)
+	// Straight on to the endpoint's next due unit, as a worker would:
+	// the units behind one address are polled back to back.
+	c.busy = false
+	r.next(ctx, c, now)
 }
 
 // conn returns the connection on descriptor fd, if registered.
