@@ -27,12 +27,12 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 // interval, on slot boundaries, and always at the same offset.
 func TestStartOffsetSpreads(t *testing.T) {
 	for _, iv := range []time.Duration{time.Second, 10 * time.Second, 250 * time.Millisecond} {
-		slots := int(iv / offsetSlot)
+		slots := int(iv / StartSlot)
 		seen := map[time.Duration]bool{}
 		for i := 0; i < 1000; i++ {
 			key := "10.0.0." + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ":502"
 			o := startOffset(key, iv)
-			if o < 0 || o >= iv || o%offsetSlot != 0 || o != startOffset(key, iv) {
+			if o < 0 || o >= iv || o%StartSlot != 0 || o != startOffset(key, iv) {
 				t.Fatalf("interval %v: offset %v of %s", iv, o, key)
 			}
 			seen[o] = true

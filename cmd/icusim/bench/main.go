@@ -154,10 +154,9 @@ func run() int {
 	return 0
 }
 
-// slotOf is the width of the driver scheduler's start slots
-// (drivers/modbus offsetSlot); the floor wakes its addresses in the same
-// number of bursts per interval.
-const slotOf = 100 * time.Millisecond
+// slotOf is the width of the driver scheduler's start slots; the floor
+// wakes its addresses in the same number of bursts per interval.
+const slotOf = modbus.StartSlot
 
 // counter is an intake that only counts, and histograms how late each
 // device's observations come (the gap since its previous one, minus the
