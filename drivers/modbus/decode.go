@@ -167,6 +167,25 @@ func serialString(d decoded) string {
 	}
 }
 
+// serialCache keeps the text of a device's last integer serial: it is the
+// same poll after poll, and formatting it anew cost an allocation per
+// poll. A nil cache formats every time.
+type serialCache struct {
+	kind byte
+	n    uint64
+	s    string
+}
+
+func (c *serialCache) of(d decoded) string {
+	if c == nil || d.isString || (d.intKind != 's' && d.intKind != 'u') {
+		return serialString(d)
+	}
+	if c.kind != d.intKind || c.n != d.integer || c.s == "" {
+		c.kind, c.n, c.s = d.intKind, d.integer, serialString(d)
+	}
+	return c.s
+}
+
 // RangeError is a decoded value outside its profile's plausible range.
 type RangeError struct {
 	Value    string

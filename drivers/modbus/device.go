@@ -25,6 +25,7 @@ type device struct {
 	ep        *endpoint
 	answers   answers
 	samples   []config.Sample
+	serial    serialCache
 
 	// Unit backoff: after two consecutive timeouts the unit is tried
 	// only every 2, 4, 8... intervals, up to maxBackoff.
@@ -39,6 +40,7 @@ type device struct {
 	sinceTimeout int
 	suspect      bool
 	due          time.Time // next tick, while in the endpoint's schedule
+	dueNs        int64     // due as Unix nanoseconds: the heap's cheap key
 	seq          uint64
 	polls        prometheus.Counter
 	errs         *prometheus.CounterVec
@@ -78,7 +80,7 @@ func (dv *device) poll(ctx context.Context, s *connSlot) pipeline.Observation {
 func (dv *device) observation(start time.Time, err error, end time.Time) pipeline.Observation {
 	obs := pipeline.Observation{Device: dv.id, Time: end}
 	if err == nil {
-		obs.Serial, err = dv.plan.decodeAll(dv.prof, dv.answers, dv.samples)
+		obs.Serial, err = dv.plan.decodeAll(dv.prof, dv.answers, dv.samples, &dv.serial)
 	}
 	if err != nil {
 		obs.Err = fmt.Errorf("device %s: %w", dv.id, err)
@@ -108,6 +110,9 @@ func (dv *device) read(ctx context.Context, s *connSlot, now time.Time) error {
 	dv.afterRead(err)
 	return err
 }
+
+// setDue sets the device's next tick.
+func (dv *device) setDue(t time.Time) { dv.due, dv.dueNs = t, t.UnixNano() }
 
 // precheck refuses a poll while the unit is backed off.
 func (dv *device) precheck(now time.Time) error {

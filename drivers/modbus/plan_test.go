@@ -156,3 +156,27 @@ func TestReadOnlyEveryPlan(t *testing.T) {
 		}
 	}
 }
+
+func TestSerialCacheFollowsTheValue(t *testing.T) {
+	var c serialCache
+	u := func(n uint64) decoded { return decoded{intKind: 'u', integer: n} }
+	if got := c.of(u(1234)); got != "1234" {
+		t.Fatalf("got %q", got)
+	}
+	if got := c.of(u(1234)); got != "1234" {
+		t.Fatalf("same value again: got %q", got)
+	}
+	if got := c.of(u(99)); got != "99" {
+		t.Fatalf("changed value: got %q, want 99", got)
+	}
+	neg := int64(-5)
+	if got := c.of(decoded{intKind: 's', integer: uint64(neg)}); got != "-5" {
+		t.Fatalf("signed: got %q, want -5", got)
+	}
+	if got := c.of(decoded{isString: true, sample: config.Sample{Str: "SN-1"}}); got != "SN-1" {
+		t.Fatalf("string serial: got %q", got)
+	}
+	if got := c.of(u(0)); got != "0" {
+		t.Fatalf("zero after a string: got %q", got)
+	}
+}

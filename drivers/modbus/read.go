@@ -79,7 +79,7 @@ func (p *Plan) decodeValue(prof *config.Profile, i int, a answers, order string)
 // decodeAll fills samples (positioned as prof.Values) from the answers,
 // checks every range and extracts the serial. A value out of range makes
 // the whole observation an error.
-func (p *Plan) decodeAll(prof *config.Profile, a answers, samples []config.Sample) (serial string, err error) {
+func (p *Plan) decodeAll(prof *config.Profile, a answers, samples []config.Sample, sc *serialCache) (serial string, err error) {
 	for i := range prof.Values {
 		v := &prof.Values[i]
 		d, err := p.decodeValue(prof, i, a, v.Order)
@@ -91,7 +91,7 @@ func (p *Plan) decodeAll(prof *config.Profile, a answers, samples []config.Sampl
 		}
 		samples[i] = d.sample
 		if i == p.serial {
-			serial = serialString(d)
+			serial = sc.of(d)
 		}
 	}
 	return serial, nil

@@ -31,8 +31,8 @@ func (s schedule) Len() int { return len(s) }
 func (s schedule) Less(i, j int) bool {
 	a, b := s[i], s[j]
 	switch {
-	case !a.due.Equal(b.due):
-		return a.due.Before(b.due)
+	case a.dueNs != b.dueNs:
+		return a.dueNs < b.dueNs
 	case a.suspect != b.suspect:
 		return b.suspect
 	}
@@ -55,7 +55,7 @@ func (e *endpoint) start(now time.Time) {
 	defer e.mu.Unlock()
 	e.due = e.due[:0]
 	for _, dv := range e.devices {
-		dv.due = now.Add(startOffset(e.key, dv.interval))
+		dv.setDue(now.Add(startOffset(e.key, dv.interval)))
 		e.seq++
 		dv.seq = e.seq
 		e.due = append(e.due, dv)
@@ -96,7 +96,7 @@ func (e *endpoint) reschedule(dv *device, now time.Time) {
 	}
 	suspect := dv.sinceTimeout < suspectPolls
 	e.mu.Lock()
-	dv.due = next
+	dv.setDue(next)
 	dv.suspect = suspect
 	e.seq++
 	dv.seq = e.seq
