@@ -173,6 +173,9 @@ func (r *reactor) run(ctx context.Context, eps []*endpoint) {
 	r.closeFDs()
 }
 
+// loop is the event loop: take finished dials, fail expired requests,
+// start the polls that are due, then wait for answers (or the next due
+// time) and handle them, until ctx ends.
 func (r *reactor) loop(ctx context.Context) {
 	for ctx.Err() == nil {
 		now := time.Now()
