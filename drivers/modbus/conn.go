@@ -108,13 +108,8 @@ func (c *clientConn) read(unit byte, r Request, timeout time.Duration) ([]byte, 
 	if err != nil {
 		return nil, classify(err, r)
 	}
-	want := int(r.Quantity) * 2
-	if r.bits() {
-		want = (int(r.Quantity) + 7) / 8
-	}
-	if len(data) != want {
-		return nil, &FrameError{Detail: fmt.Sprintf("function %d at %d: got %d data bytes, want %d for %d items",
-			r.Function, r.Address, len(data), want, r.Quantity)}
+	if err := r.checkDataBytes(data); err != nil {
+		return nil, err
 	}
 	return append(c.buf[:0], data...), nil
 }
@@ -296,13 +291,8 @@ func validateAnswer(pk gb.Packager, req, resp []byte, r Request) ([]byte, error)
 		return nil, &FrameError{Detail: fmt.Sprintf("response data size %d does not match count %d", length, count)}
 	}
 	data := pdu.Data[1:]
-	want := int(r.Quantity) * 2
-	if r.bits() {
-		want = (int(r.Quantity) + 7) / 8
-	}
-	if len(data) != want {
-		return nil, &FrameError{Detail: fmt.Sprintf("function %d at %d: got %d data bytes, want %d for %d items",
-			r.Function, r.Address, len(data), want, r.Quantity)}
+	if err := r.checkDataBytes(data); err != nil {
+		return nil, err
 	}
 	return data, nil
 }

@@ -100,7 +100,7 @@ func (dv *device) read(ctx context.Context, s *connSlot, now time.Time) error {
 		return err
 	}
 	if err := dv.ep.connect(ctx, s, dv.timeout); err != nil {
-		return fmt.Errorf("connect %s: %w", dv.ep.key, err)
+		return dv.ep.connectFailed(err)
 	}
 	err := readAll(ctx, s.c, dv.unit, dv.plan, dv.timeout, dv.answers)
 	if !keepsConnection(err) || dv.closeEach {

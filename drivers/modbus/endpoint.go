@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -74,6 +75,12 @@ func (e *endpoint) connect(ctx context.Context, s *connSlot, timeout time.Durati
 	}
 	s.c = c
 	return nil
+}
+
+// connectFailed names the endpoint in a failed (or backed-off) dial's
+// error.
+func (e *endpoint) connectFailed(err error) error {
+	return fmt.Errorf("connect %s: %w", e.key, err)
 }
 
 // dialBackoff refuses a dial while the endpoint is in reconnect backoff.

@@ -38,6 +38,29 @@ func (r Request) bits() bool {
 	return r.Function == fcReadCoils || r.Function == fcReadDiscreteInputs
 }
 
+// dataBytes is the size of the answer's data: two bytes a register, or
+// the bits packed eight to a byte.
+func (r Request) dataBytes() int {
+	if r.bits() {
+		return (int(r.Quantity) + 7) / 8
+	}
+	return int(r.Quantity) * 2
+}
+
+// failed names the request in an error about it.
+func (r Request) failed(err error) error {
+	return fmt.Errorf("read function %d address %d quantity %d: %w", r.Function, r.Address, r.Quantity, err)
+}
+
+// checkDataBytes refuses answer data of any other size than r asked for.
+func (r Request) checkDataBytes(data []byte) error {
+	if want := r.dataBytes(); len(data) != want {
+		return &FrameError{Detail: fmt.Sprintf("function %d at %d: got %d data bytes, want %d for %d items",
+			r.Function, r.Address, len(data), want, r.Quantity)}
+	}
+	return nil
+}
+
 // slot is where one value's data sits in the answers of a plan.
 type slot struct {
 	req    int // index into Plan.Requests

@@ -321,7 +321,7 @@ func (r *reactor) next(ctx context.Context, c *rconn, now time.Time) {
 		return
 	}
 	if err := c.ep.dialBackoff(); err != nil {
-		r.finish(ctx, c, fmt.Errorf("connect %s: %w", c.ep.key, err), now)
+		r.finish(ctx, c, c.ep.connectFailed(err), now)
 		return
 	}
 	c.dialing = true
@@ -395,7 +395,7 @@ func (r *reactor) connected(ctx context.Context, d dialResult, now time.Time) {
 	}
 	c.ep.dialed(d.err)
 	if d.err != nil {
-		r.finish(ctx, c, fmt.Errorf("connect %s: %w", c.ep.key, d.err), now)
+		r.finish(ctx, c, c.ep.connectFailed(d.err), now)
 		return
 	}
 	c.fd = d.fd
@@ -513,8 +513,7 @@ func (r *reactor) expire(ctx context.Context, now time.Time) {
 }
 
 func (r *reactor) wrapRead(c *rconn, err error) error {
-	rq := c.dv.plan.Requests[c.k]
-	return fmt.Errorf("read function %d address %d quantity %d: %w", rq.Function, rq.Address, rq.Quantity, err)
+	return c.dv.plan.Requests[c.k].failed(err)
 }
 
 // finish ends the running poll as the worker path does: connection kept
@@ -602,22 +601,15 @@ func loopable(ep *endpoint) bool {
 // then polls every 20 µs for a millisecond. Only the blocking epoll_wait
 // in wait goes through the scheduler.
 
-func rawWrite(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
+func rawWrite(fd int, b []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, b) }
 
-func rawRead(fd int, b []byte) (int, error) {
+func rawRead(fd int, b []byte) (int, error) { return rawIO(unix.SYS_READ, fd, b) }
+
+func rawIO(trap uintptr, fd int, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 	if e != 0 {
 		return 0, e
 	}

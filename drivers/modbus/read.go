@@ -16,11 +16,7 @@ type answers [][]byte
 func newAnswers(p *Plan) answers {
 	a := make(answers, len(p.Requests))
 	for i, r := range p.Requests {
-		n := int(r.Quantity) * 2
-		if r.bits() {
-			n = (int(r.Quantity) + 7) / 8
-		}
-		a[i] = make([]byte, n)
+		a[i] = make([]byte, r.dataBytes())
 	}
 	return a
 }
@@ -34,7 +30,7 @@ func readAll(ctx context.Context, c conn, unit byte, p *Plan, timeout time.Durat
 		}
 		data, err := c.read(unit, r, timeout)
 		if err != nil {
-			return fmt.Errorf("read function %d address %d quantity %d: %w", r.Function, r.Address, r.Quantity, err)
+			return r.failed(err)
 		}
 		copy(a[i], data)
 	}
