@@ -221,18 +221,8 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // PINGRESP it never saw would drop the connection after 1.5 s.
 func TestKeepaliveHoldsWhileMessagesStream(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Config{})
-	site := testSite(t, b.URL(), 1, 0)
-	reg := prometheus.NewRegistry()
-	d, err := New(site, Options{Registerer: reg, KeepAlive: time.Second, PingTimeout: 1500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
 	in := newFakeIntake()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, in) }()
-	defer func() { cancel(); <-done }()
-	waitFor(t, 5*time.Second, "connected", func() bool { return gathered(reg, "icugate_mqtt_connected", "") == 1 })
+	r := startDriverWith(t, testSite(t, b.URL(), 1, 0), in, Options{KeepAlive: time.Second, PingTimeout: 1500 * time.Millisecond})
 
 	pub := testPublisher(t, b.URL(), "pub")
 	const n = 80 // 4 s: several keepalive periods and ping timeouts
@@ -241,7 +231,7 @@ func TestKeepaliveHoldsWhileMessagesStream(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	waitFor(t, 5*time.Second, "every message", func() bool { return len(in.history("vent-1")) == n })
-	if lost := gathered(reg, "icugate_mqtt_connection_lost_total", ""); lost != 0 {
+	if lost := r.metric("icugate_mqtt_connection_lost_total", ""); lost != 0 {
 		t.Fatalf("connection lost %v times while messages streamed: paho did not see its PINGRESPs", lost)
 	}
 }

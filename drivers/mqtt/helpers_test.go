@@ -143,8 +143,16 @@ type running struct {
 // startDriver runs a driver until the test ends (or stop is called).
 func startDriver(t testing.TB, site *config.Site, in *fakeIntake) *running {
 	t.Helper()
+	return startDriverWith(t, site, in, Options{MaxReconnectInterval: 300 * time.Millisecond, ConnectRetryInterval: 100 * time.Millisecond})
+}
+
+// startDriverWith is startDriver with the driver's options (its
+// Registerer is the test's).
+func startDriverWith(t testing.TB, site *config.Site, in *fakeIntake, opts Options) *running {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	d, err := New(site, Options{Registerer: reg, MaxReconnectInterval: 300 * time.Millisecond, ConnectRetryInterval: 100 * time.Millisecond})
+	opts.Registerer = reg
+	d, err := New(site, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
