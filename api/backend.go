@@ -43,6 +43,11 @@ type Backend interface {
 	// Ready returns nil when the gateway is ready to serve (config loaded,
 	// engine running), else why not.
 	Ready() error
+	// Degraded lists why a ready gateway is not doing all it is configured
+	// to do (the outbox cannot write, InfluxDB refuses points, …), one
+	// plain sentence each; empty when all is well. It must be cheap: it is
+	// called on every /readyz.
+	Degraded() []string
 	// Audit records one mutating API call durably. It must not block for
 	// long: it is called on the request path.
 	Audit(e AuditEntry)

@@ -11,7 +11,8 @@
 // # Routes
 //
 //	GET  /healthz                          liveness: always 200 {"status":"ok"}
-//	GET  /readyz                           200 when Backend.Ready() is nil, else 503
+//	GET  /readyz                           200 {"status":"ready"}; 503 {"status":"degraded","reasons":[...]}
+//	                                       when Backend.Degraded() lists reasons; 503 while starting or stopping
 //	GET  /metrics                          Prometheus text format
 //	GET  /api/v1/site                      hospital, units (class, subtype, beds), pools
 //	GET  /api/v1/devices?kind=&unit=&state= devices (state, place, last seen, transport)

@@ -255,5 +255,11 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "not ready", err.Error())
 		return
 	}
+	if reasons := s.backend.Degraded(); len(reasons) > 0 {
+		// 503 so that container health checks, systemd watchdogs and load
+		// balancers see a gateway that runs but does not do its job.
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "degraded", "reasons": reasons})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

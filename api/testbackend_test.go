@@ -100,19 +100,20 @@ func testSite(tb testing.TB) *config.Site {
 
 // testBackend implements Backend over a pipeline.Engine.
 type testBackend struct {
-	tb      testing.TB
-	mu      sync.Mutex
-	site    *config.Site
-	eng     *pipeline.Engine
-	now     time.Time
-	want    map[string]pipeline.DeviceState // state each device is fed in
-	snap    pipeline.Snapshot
-	history map[string][]pipeline.Transition
-	values  map[string][]config.Sample
-	subs    map[chan pipeline.Transition]struct{}
-	dropped int
-	audits  []AuditEntry
-	ready   error
+	tb       testing.TB
+	mu       sync.Mutex
+	site     *config.Site
+	eng      *pipeline.Engine
+	now      time.Time
+	want     map[string]pipeline.DeviceState // state each device is fed in
+	snap     pipeline.Snapshot
+	history  map[string][]pipeline.Transition
+	values   map[string][]config.Sample
+	subs     map[chan pipeline.Transition]struct{}
+	dropped  int
+	audits   []AuditEntry
+	degraded []string
+	ready    error
 	// reload is what Reload returns.
 	reload error
 }
@@ -275,6 +276,12 @@ func (b *testBackend) Ready() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.ready
+}
+
+func (b *testBackend) Degraded() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.degraded
 }
 
 func (b *testBackend) Audit(e AuditEntry) {

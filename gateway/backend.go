@@ -158,3 +158,6 @@ func (d *details) daily(dev string, now time.Time, n int) []api.UsageDay {
 	sort.Slice(out, func(i, j int) bool { return out[i].Day < out[j].Day })
 	return out
 }
+
+// Degraded lists what the gateway is configured to do but cannot.
+func (b Backend) Degraded() []string { return b.g.Degraded() }

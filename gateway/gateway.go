@@ -76,6 +76,7 @@ type Gateway struct {
 	running atomic.Bool
 	counts  counters
 	apiAddr string
+	health  *health
 }
 
 // counters are totals since start for the gateway measurement.
@@ -114,6 +115,7 @@ func New(site *config.Site, opts Options) (*Gateway, error) {
 		hub:     newHub(),
 		details: newDetails(),
 		out:     make(chan outBatch, 64),
+		health:  newHealth(),
 	}
 	m, err := newMetrics(g.reg, g)
 	if err != nil {
@@ -294,6 +296,12 @@ func (g *Gateway) Ready() error {
 		return errors.New("starting or stopping")
 	}
 	return nil
+}
+
+// Degraded lists, in plain sentences, each configured capability that is
+// not working right now; empty when all is well.
+func (g *Gateway) Degraded() []string {
+	return g.health.list()
 }
 
 // Snapshot is the latest snapshot of the engine (at most a second old).

@@ -1,0 +1,43 @@
+package gateway
+
+import (
+	"sort"
+	"sync"
+)
+
+// health collects, by source, why the gateway is degraded: each part that
+// can fail while the gateway keeps running (the outbox, InfluxDB, the state
+// store) sets or clears its own reason, and /readyz lists them all.
+type health struct {
+	mu      sync.Mutex
+	reasons map[string]string // source → plain sentence
+}
+
+func newHealth() *health { return &health{reasons: map[string]string{}} }
+
+// set records source's reason; an empty reason clears it.
+func (h *health) set(source, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if reason == "" {
+		delete(h.reasons, source)
+		return
+	}
+	h.reasons[source] = reason
+}
+
+// list returns the reasons, sorted by source so the answer is stable.
+func (h *health) list() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	keys := make([]string, 0, len(h.reasons))
+	for k := range h.reasons {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+": "+h.reasons[k])
+	}
+	return out
+}
