@@ -1,8 +1,6 @@
 package outbox
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,11 +10,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tidwall/wal"
 )
 
 // classLog is the log of one class (state or telemetry) and what is kept in
-// memory about it. Indexes are the log library's entry indexes:
+// memory about it. Indexes are the log's entry indexes:
 //
 //	first ≤ ack ≤ read ≤ last+1
 //
@@ -25,7 +22,7 @@ import (
 type classLog struct {
 	class Class
 	dir   string
-	log   *wal.Log
+	log   *segLog
 	first uint64
 	last  uint64
 	ack   uint64
@@ -44,117 +41,70 @@ type chunk struct {
 	appended    int64 // unix nanos of the oldest entry
 }
 
-// segmentSize keeps segments small: truncating the front of a log rewrites
-// the rest of the segment it lands in, and the tail segment lives in memory.
+// segmentSize is the largest segment: a segment is removed only when all
+// of it is delivered or dropped, and delivery keeps one in memory. Small
+// budgets get smaller segments (segSizeFor), so drops free disk in steps of
+// at most a sixteenth of the budget.
 const segmentSize = 4 << 20
+
+// segSizeFor is the segment size for a disk budget.
+func segSizeFor(budget int64) int64 {
+	return min(max(budget/16, 64<<10), segmentSize)
+}
 
 // scanChunk is how many entries one chunk covers when a log is scanned at open.
 const scanChunk = 1024
 
-func walOptions() *wal.Options {
-	return &wal.Options{
-		SegmentSize:      segmentSize,
-		SegmentCacheSize: 2,
-		AllowEmpty:       true,
-		DirPerms:         0o750,
-		FilePerms:        0o640,
-	}
-}
-
-// openClassLog opens (creating if needed) one class log, repairing a torn
-// tail and scanning every entry to rebuild the in-memory summary.
-func openClassLog(class Class, dir, quarantine string, q *quarantiner, logger *slog.Logger) (*classLog, uint64, error) {
-	l, err := wal.Open(dir, walOptions())
-	if errors.Is(err, wal.ErrCorrupt) {
-		// A crash in the middle of a write leaves a partial entry at the end
-		// of the last segment; the log library refuses to open it.
-		n, rerr := repairTail(dir, quarantine, class)
-		if rerr != nil {
-			return nil, 0, fmt.Errorf("outbox %s: repair torn tail in %s: %w", class, dir, rerr)
-		}
-		q.tornTail(class, n)
-		logger.Warn("outbox: torn last record skipped", "class", class.String(), "dir", dir, "bytes", n)
-		l, err = wal.Open(dir, walOptions())
-	}
+// openClassLog opens (creating if needed) one class log, cutting a torn
+// tail, mapping past damage, and scanning every entry to rebuild the
+// in-memory summary.
+func openClassLog(class Class, dir, quarantine string, segSize int64, q *quarantiner, logger *slog.Logger) (*classLog, uint64, error) {
+	l, rep, err := openSegLog(dir, quarantine, class.String(), segSize, logger)
 	if err != nil {
 		return nil, 0, fmt.Errorf("outbox %s: open %s: %w", class, dir, err)
 	}
+	if rep.tornBytes > 0 {
+		q.tornTail(class, rep.tornBytes)
+		logger.Warn("outbox: torn last write skipped", "class", class.String(), "dir", dir, "bytes", rep.tornBytes)
+	}
+	if rep.damaged > 0 {
+		logger.Error("outbox: damaged records found; every intact record is kept, the damaged ones are counted as quarantined when delivery reaches them",
+			"class", class.String(), "dir", dir, "segments", rep.damaged, "bytes", rep.damageBytes)
+	}
 	c := &classLog{class: class, dir: dir, log: l}
-	maxSeq, err := c.scan(q, logger)
-	if err != nil {
-		_ = l.Close()
-		return nil, 0, err
-	}
+	maxSeq := c.scan()
 	c.ack, c.read = c.first, c.first
-	if c.disk, err = dirSize(dir); err != nil {
-		_ = l.Close()
-		return nil, 0, err
-	}
+	c.disk = l.Disk()
 	return c, maxSeq, nil
 }
 
-// scan reads every entry once: it finds the highest sequence number, builds
-// the chunk summary and trims invalid entries at the very end (the remains of
-// a write torn after its length prefix made it to disk).
-func (c *classLog) scan(q *quarantiner, logger *slog.Logger) (uint64, error) {
-	var err error
-	if c.first, err = c.log.FirstIndex(); err != nil {
-		return 0, fmt.Errorf("outbox %s: %w", c.class, err)
-	}
-	if c.last, err = c.log.LastIndex(); err != nil {
-		return 0, fmt.Errorf("outbox %s: %w", c.class, err)
-	}
+// scan reads every entry once: it finds the highest sequence number and
+// builds the chunk summary. Lost and damaged entries are left for delivery
+// to count.
+func (c *classLog) scan() uint64 {
+	c.first, c.last = c.log.first, c.log.last
 	var maxSeq uint64
-	lastGood := c.first - 1
 	var cur *chunk
 	for i := c.first; i <= c.last; i++ {
 		b, err := c.log.Read(i)
-		if errors.Is(err, wal.ErrCorrupt) {
-			// A damaged segment in the middle: skip it here; it is quarantined
-			// when delivery reaches it, after everything before it went out.
-			next := nextSegmentStart(c.dir, i, c.last)
-			logger.Warn("outbox: corrupt segment found", "class", c.class.String(), "from", i, "to", next-1)
-			cur = nil
-			i = next - 1
-			continue
-		}
 		if err != nil {
-			return 0, fmt.Errorf("outbox %s: read entry %d: %w", c.class, i, err)
+			cur = nil
+			continue
 		}
 		seq, appended, _, derr := decodeRecord(b)
 		if derr != nil {
+			cur = nil
 			continue
 		}
-		lastGood = i
 		maxSeq = max(maxSeq, seq)
 		if cur == nil || i-cur.first >= scanChunk || cur.last+1 != i {
 			c.chunks = append(c.chunks, chunk{first: i, last: i - 1, appended: appended.UnixNano()})
 			cur = &c.chunks[len(c.chunks)-1]
 		}
 		cur.last = i
-		cur.bytes += entrySize(len(b))
+		cur.bytes += int64(frameHeader + len(b))
 	}
-	if lastGood < c.last && lastGood+1 >= c.first && !c.corruptBetween(lastGood+1) {
-		n := c.last - lastGood
-		if err := c.log.TruncateBack(lastGood); err != nil {
-			return 0, fmt.Errorf("outbox %s: drop %d invalid entries at the end: %w", c.class, n, err)
-		}
-		q.tornEntries(c.class, n)
-		logger.Warn("outbox: invalid entries at the end of the log skipped", "class", c.class.String(), "entries", n)
-		c.last = lastGood
-	}
-	return maxSeq, nil
-}
-
-// corruptBetween reports whether a damaged segment lies at or after index i
-// (then the trailing entries are not a torn tail and are left to delivery).
-func (c *classLog) corruptBetween(i uint64) bool {
-	for ; i <= c.last; i++ {
-		if _, err := c.log.Read(i); errors.Is(err, wal.ErrCorrupt) {
-			return true
-		}
-	}
-	return false
+	return maxSeq
 }
 
 // pending is the number of entries not yet acknowledged.
@@ -165,9 +115,7 @@ func (c *classLog) truncate(i uint64) error {
 	if i <= c.first {
 		return nil
 	}
-	if err := c.log.TruncateFront(i); err != nil {
-		return fmt.Errorf("outbox %s: truncate before %d: %w", c.class, i, err)
-	}
+	err := c.log.TruncateFront(i)
 	c.first = i
 	k := 0
 	for k < len(c.chunks) && c.chunks[k].last < i {
@@ -179,9 +127,11 @@ func (c *classLog) truncate(i uint64) error {
 		ch.bytes = ch.bytes * int64(ch.last+1-i) / int64(ch.last+1-ch.first)
 		ch.first = i
 	}
-	var err error
-	c.disk, err = dirSize(c.dir)
-	return err
+	c.disk = c.log.Disk()
+	if err != nil {
+		return fmt.Errorf("outbox %s: truncate before %d: %w", c.class, i, err)
+	}
+	return nil
 }
 
 // oldest returns when the oldest unacknowledged entry was appended.
@@ -212,79 +162,6 @@ func segmentStarts(dir string) ([]uint64, error) {
 	}
 	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
 	return starts, nil
-}
-
-// nextSegmentStart is the first index of the segment after the one holding
-// index i, or last+1 when i is in the last segment.
-func nextSegmentStart(dir string, i, last uint64) uint64 {
-	starts, _ := segmentStarts(dir)
-	for _, s := range starts {
-		if s > i {
-			return s
-		}
-	}
-	return last + 1
-}
-
-// segmentPath is the file holding index i.
-func segmentPath(dir string, i uint64) (string, error) {
-	starts, err := segmentStarts(dir)
-	if err != nil {
-		return "", err
-	}
-	var found uint64
-	for _, s := range starts {
-		if s <= i {
-			found = s
-		}
-	}
-	if found == 0 {
-		return "", fmt.Errorf("no segment holds entry %d in %s", i, dir)
-	}
-	return filepath.Join(dir, fmt.Sprintf("%020d", found)), nil
-}
-
-// repairTail cuts a partial entry off the end of the last segment. The
-// original file is kept in the quarantine directory. It returns the number
-// of bytes cut.
-func repairTail(dir, quarantine string, class Class) (int64, error) {
-	starts, err := segmentStarts(dir)
-	if err != nil || len(starts) == 0 {
-		return 0, fmt.Errorf("no segment to repair (%v)", err)
-	}
-	path := filepath.Join(dir, fmt.Sprintf("%020d", starts[len(starts)-1]))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	// Walk the log library's framing (uvarint length, then the entry) to
-	// the last entry that is complete.
-	off := 0
-	for off < len(data) {
-		size, n := binary.Uvarint(data[off:])
-		if n <= 0 || uint64(len(data)-off-n) < size {
-			break
-		}
-		off += n + int(size)
-	}
-	if off == len(data) {
-		return 0, fmt.Errorf("%s: the last segment is complete; the damage is elsewhere", path)
-	}
-	if err := copyAside(path, quarantine, class.String()+"-torn-"); err != nil {
-		return 0, err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	if err := f.Truncate(int64(off)); err != nil {
-		return 0, err
-	}
-	if err := f.Sync(); err != nil {
-		return 0, err
-	}
-	return int64(len(data) - off), nil
 }
 
 // copyAside copies a file into the quarantine directory under a unique name.

@@ -1,10 +1,9 @@
 package outbox
 
 import (
+	"errors"
 	"fmt"
-	"sync"
-
-	"github.com/tidwall/wal"
+	"syscall"
 )
 
 // maxGroupReqs bounds how many Append calls one commit serves.
@@ -14,7 +13,6 @@ const maxGroupReqs = 4096
 // one batch per log with one fsync each, then answers every caller.
 func (o *Outbox) commitLoop() {
 	defer close(o.done)
-	var batches [2]wal.Batch
 	group := make([]*appendReq, 0, 64)
 	for {
 		group = group[:0]
@@ -34,7 +32,7 @@ func (o *Outbox) commitLoop() {
 				break drain
 			}
 		}
-		err := o.commit(group, &batches)
+		err := o.commit(group)
 		for _, r := range group {
 			r.done <- err
 		}
@@ -55,73 +53,98 @@ func (o *Outbox) failWaiting() {
 	}
 }
 
-// commit makes one group durable.
-func (o *Outbox) commit(group []*appendReq, batches *[2]wal.Batch) error {
+// commit makes one group durable, all or nothing: when either log's write
+// fails, the other's is undone too, nothing in memory moves, and every
+// caller gets the error (and may retry without duplicates). When the disk
+// is full and the group holds state, waiting telemetry is dropped (oldest
+// first, counted) to make room and the write is tried once more: state
+// and counts come first.
+func (o *Outbox) commit(group []*appendReq) error {
+	err := o.commitOnce(group)
+	if err != nil && errors.Is(err, syscall.ENOSPC) && groupHas(group, State) {
+		o.mu.Lock()
+		freed := o.dropTelemetryLocked(o.opts.MaxSize/4, "the disk is full")
+		o.mu.Unlock()
+		if freed > 0 {
+			err = o.commitOnce(group)
+		}
+	}
+	return err
+}
+
+func groupHas(group []*appendReq, c Class) bool {
+	for _, r := range group {
+		for _, rc := range r.cls {
+			if rc == c {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (o *Outbox) commitOnce(group []*appendReq) error {
 	var incoming [2]int64
 	for _, r := range group {
 		for i, rec := range r.recs {
-			incoming[r.cls[i]] += entrySize(len(rec))
+			incoming[r.cls[i]] += int64(frameHeader + len(rec))
 		}
 	}
 	now := o.now().UnixNano()
 
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	dropTelemetry := o.makeRoomLocked(incoming)
-	var next [2]uint64
+	var recs [2][][]byte
 	var sizes [2]int64
-	var counts [2]uint64
-	for c := range o.logs {
-		next[c] = o.logs[c].last + 1
-	}
+	seq := o.nextSeq
+	dropped := uint64(0)
 	for _, r := range group {
 		for i, rec := range r.recs {
 			c := r.cls[i]
 			if c == Telemetry && dropTelemetry {
-				o.q.dropped++
+				dropped++
 				continue
 			}
-			seal(rec, o.nextSeq, now)
-			o.nextSeq++
-			batches[c].Write(next[c]+counts[c], rec)
-			counts[c]++
-			sizes[c] += entrySize(len(rec))
+			seal(rec, seq, now)
+			seq++
+			recs[c] = append(recs[c], rec)
+			sizes[c] += int64(frameHeader + len(rec))
 		}
 	}
-	o.mu.Unlock()
-
-	// Both logs are written and fsynced at the same time: a commit costs
-	// one fsync latency, not two.
-	var errs [2]error
-	var wg sync.WaitGroup
-	for c := range batches {
-		if counts[c] > 0 {
-			wg.Go(func() {
-				errs[c] = o.logs[c].log.WriteBatch(&batches[c])
-				batches[c].Clear()
-			})
-		}
-	}
-	wg.Wait()
-
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	// The logs are written one after the other under the lock: Next and
+	// Ack never see a half-done commit.
+	var marks [2]mark
+	var done [2]bool
 	for c, l := range o.logs {
-		if counts[c] == 0 {
+		if len(recs[c]) == 0 {
 			continue
 		}
-		if errs[c] != nil {
-			// Part of the batch may be on disk: follow the log's own view.
-			if last, err := l.log.LastIndex(); err == nil {
-				l.last = last
+		m, err := l.log.Write(recs[c])
+		if err != nil {
+			for u, ok := range done {
+				if ok {
+					if uerr := o.logs[u].log.Undo(marks[u]); uerr != nil {
+						err = errors.Join(err, uerr)
+					}
+					o.logs[u].disk = o.logs[u].log.Disk()
+				}
 			}
-			if d, err := dirSize(l.dir); err == nil {
-				l.disk = d
-			}
-			return fmt.Errorf("outbox %s: write %d records: %w", l.class, counts[c], errs[c])
+			l.disk = l.log.Disk()
+			return fmt.Errorf("outbox %s: write %d records: %w", l.class, len(recs[c]), err)
 		}
-		l.addChunk(next[c], next[c]+counts[c]-1, sizes[c], now)
-		l.last = next[c] + counts[c] - 1
-		l.disk += sizes[c]
+		marks[c], done[c] = m, true
+	}
+	o.q.dropped += dropped
+	o.nextSeq = seq
+	for c, l := range o.logs {
+		n := uint64(len(recs[c]))
+		if n == 0 {
+			continue
+		}
+		l.addChunk(l.last+1, l.last+n, sizes[c], now)
+		l.last += n
+		l.disk = l.log.Disk()
 	}
 	return nil
 }
@@ -165,38 +188,50 @@ func (o *Outbox) makeRoomLocked(incoming [2]int64) bool {
 	}
 	// Free a little more than needed so drops come in runs rather than
 	// rewriting a segment on every commit.
-	target := need + o.opts.MaxSize/16
+	o.dropTelemetryLocked(need+o.opts.MaxSize/16, "disk budget reached")
+	return over() > 0
+}
+
+// dropTelemetryLocked drops the oldest waiting telemetry (never a batch in
+// flight) until about target bytes are freed, and counts it. It returns the
+// number of points dropped.
+func (o *Outbox) dropTelemetryLocked(target int64, why string) uint64 {
 	t := o.logs[Telemetry]
+	// Disk is given back a whole segment at a time, so drops end at a
+	// segment boundary (or take the whole log).
 	k := t.read
 	var freed int64
-	for _, ch := range t.chunks {
-		if ch.last < t.read {
+	for j, s := range t.log.segs {
+		end := t.log.last + 1
+		if j+1 < len(t.log.segs) {
+			end = t.log.segs[j+1].start
+		}
+		if end <= t.read {
+			freed += s.size // delivered; removed with the drop
 			continue
 		}
-		from := max(ch.first, t.read)
-		freed += ch.bytes * int64(ch.last+1-from) / int64(ch.last+1-ch.first)
-		k = ch.last + 1
+		freed += s.size
+		k = end
 		if freed >= target {
 			break
 		}
 	}
-	if k > t.read {
-		n := k - t.read
-		inFlight := t.ack != t.read
-		if err := t.truncate(k); err != nil {
-			o.logger.Error("outbox: drop oldest telemetry", "err", err)
-		} else {
-			// A batch in flight keeps its entries in the consumer's hands;
-			// they are counted only if it is given back (Rewind).
-			t.read = k
-			if !inFlight {
-				t.ack = k
-			}
-			o.heads[Telemetry] = nil
-			o.q.dropped += n
-			o.logger.Warn("outbox: disk budget reached, oldest telemetry dropped",
-				"points", n, "max_size", o.opts.MaxSize)
-		}
+	if k <= t.read {
+		return 0
 	}
-	return over() > 0
+	n := k - t.read
+	inFlight := t.ack != t.read
+	if err := t.truncate(k); err != nil {
+		o.logger.Error("outbox: drop oldest telemetry", "err", err)
+	}
+	// A batch in flight keeps its entries in the consumer's hands; they
+	// are counted only if it is given back (Rewind).
+	t.read = k
+	if !inFlight {
+		t.ack = k
+	}
+	o.heads[Telemetry] = nil
+	o.q.dropped += n
+	o.logger.Warn("outbox: oldest telemetry dropped", "why", why, "points", n, "max_size", o.opts.MaxSize)
+	return n
 }

@@ -4,11 +4,14 @@
 // the consumer confirms the peer accepted it; it survives kill -9 at any
 // moment.
 //
-// Storage is two append-only segmented logs (github.com/tidwall/wal), one per
-// class: state (never dropped) and telemetry (dropped oldest first when the
-// disk budget is exceeded). Each entry carries a global sequence number so
-// delivery merges both logs back into append order. Concurrent appends are
-// committed together: one write and one fsync per log for many points.
+// Storage is two append-only segmented logs (segment.go), one per class:
+// state (never dropped) and telemetry (dropped oldest first when the disk
+// budget is exceeded or the disk is full). Each entry carries a global
+// sequence number so delivery merges both logs back into append order.
+// Concurrent appends are committed together: one write and one fsync per
+// log for many points. A failed write is undone on disk and reported to
+// every caller, so what Append confirmed is durable and nothing else is;
+// a damaged record costs only itself.
 package outbox
 
 import (
@@ -130,7 +133,7 @@ func Open(opts Options) (*Outbox, error) {
 	}
 	o.lock = lock
 	for _, c := range []Class{State, Telemetry} {
-		l, maxSeq, err := openClassLog(c, filepath.Join(opts.Dir, c.String()), o.qdir, &o.q, o.logger)
+		l, maxSeq, err := openClassLog(c, filepath.Join(opts.Dir, c.String()), o.qdir, segSizeFor(opts.MaxSize), &o.q, o.logger)
 		if err != nil {
 			o.closeLogs()
 			o.lock.Close()

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/tidwall/wal"
 )
 
 // Entry is one queued record as handed to the consumer.
@@ -73,12 +71,8 @@ func (o *Outbox) Next(maxEntries, maxBytes int) (Batch, error) {
 	return b, nil
 }
 
-// errStop ends a batch early at a damaged segment; the next Next, with
-// nothing in flight, quarantines it.
-var errStop = errors.New("stop")
-
-// peekLocked returns the next readable entry of a class, quarantining what
-// is damaged on the way; nil when the class has nothing waiting.
+// peekLocked returns the next readable entry of a class, counting what is
+// lost or damaged on the way; nil when the class has nothing waiting.
 func (o *Outbox) peekLocked(c Class) (*Entry, error) {
 	if o.heads[c] != nil {
 		return o.heads[c], nil
@@ -86,13 +80,11 @@ func (o *Outbox) peekLocked(c Class) (*Entry, error) {
 	l := o.logs[c]
 	for l.read <= l.last {
 		b, err := l.log.Read(l.read)
-		if errors.Is(err, wal.ErrCorrupt) {
-			if l.read != l.ack {
-				return nil, nil // finish this batch first
-			}
-			if err := o.quarantineSegmentLocked(l); err != nil {
-				return nil, err
-			}
+		if errors.Is(err, errMissing) {
+			// Lost to damage found at open (the segment's copy is in the
+			// quarantine directory): counted once, as the consumer passes.
+			o.q.quarantined++
+			l.skip()
 			continue
 		}
 		if err != nil {
@@ -101,10 +93,7 @@ func (o *Outbox) peekLocked(c Class) (*Entry, error) {
 		seq, appended, data, derr := decodeRecord(b)
 		if derr != nil {
 			o.quarantineRecordLocked(l, b)
-			if l.ack == l.read {
-				l.ack++
-			}
-			l.read++
+			l.skip()
 			continue
 		}
 		o.heads[c] = &Entry{Class: c, Seq: seq, Appended: appended, Data: data, index: l.read}
@@ -113,27 +102,12 @@ func (o *Outbox) peekLocked(c Class) (*Entry, error) {
 	return nil, nil
 }
 
-// quarantineSegmentLocked sets aside the damaged segment holding l.read:
-// a copy goes to the quarantine directory, the entries it held are counted,
-// and delivery continues with the next segment.
-func (o *Outbox) quarantineSegmentLocked(l *classLog) error {
-	path, err := segmentPath(l.dir, l.read)
-	if err != nil {
-		return fmt.Errorf("outbox %s: %w", l.class, err)
+// skip passes an entry that cannot be delivered.
+func (l *classLog) skip() {
+	if l.ack == l.read {
+		l.ack++
 	}
-	next := nextSegmentStart(l.dir, l.read, l.last)
-	if err := copyAside(path, o.qdir, l.class.String()+"-corrupt-"); err != nil {
-		return fmt.Errorf("outbox %s: quarantine %s: %w", l.class, path, err)
-	}
-	lost := next - l.read
-	if err := l.truncate(next); err != nil {
-		return err
-	}
-	l.read, l.ack = next, next
-	o.q.quarantined += lost
-	o.logger.Error("outbox: corrupt segment quarantined", "class", l.class.String(),
-		"file", path, "entries", lost, "quarantine", o.qdir)
-	return nil
+	l.read++
 }
 
 // quarantineRecordLocked keeps a damaged entry's bytes aside and counts it.
@@ -170,41 +144,18 @@ func (o *Outbox) Ack(b Batch) error {
 	return errors.Join(errs...)
 }
 
-// trimEvery is how many whole delivered segments wait before they are
-// removed: removal rewrites the rest of the segment the cut falls in, so it
-// is done in runs. After a crash up to this much delivered data is sent
-// again, which InfluxDB absorbs (same series and time overwrite).
-const trimEvery = 4
-
-// trimDelivered removes delivered entries from disk when that is cheap
-// (everything delivered) or worth it (trimEvery whole segments delivered).
+// trimDelivered removes delivered entries from disk when that frees a
+// whole segment or everything is delivered. After a crash the delivered
+// entries of a partly delivered segment come again, which InfluxDB absorbs
+// (same series and time overwrite).
 func (l *classLog) trimDelivered() error {
 	if l.ack <= l.first {
 		return nil
 	}
-	if l.ack > l.last {
+	if l.ack > l.last || l.log.SegmentsBefore(l.ack) > 0 {
 		return l.truncate(l.ack)
 	}
-	starts, err := segmentStarts(l.dir)
-	if err != nil {
-		return fmt.Errorf("outbox %s: %w", l.class, err)
-	}
-	passed := 0
-	for _, s := range starts {
-		if s > l.first && s <= l.ack {
-			passed++
-		}
-	}
-	if passed < trimEvery {
-		return nil
-	}
-	err = l.truncate(l.ack)
-	if errors.Is(err, wal.ErrCorrupt) {
-		// The next entry sits in a damaged segment: the next read
-		// quarantines it and truncates past it.
-		return nil
-	}
-	return err
+	return nil
 }
 
 // Rewind gives back the batch in flight without acknowledging it: the next
