@@ -4,46 +4,98 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/icugate/icugate/api"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
 )
 
+// storeWithin bounds how long a mutating call waits for the state store to
+// confirm a change before it answers 503: a full or failing disk must not
+// hang the API.
+const storeWithin = 5 * time.Second
+
 // SetMaintenance marks a device in or out of maintenance on behalf of by.
-// The flag is stored before it is applied, so it survives a restart;
-// an unknown device is an error that changes nothing.
+// The flag is stored before it is applied, so it survives a restart; an
+// unknown device is an error that changes nothing, and so is a state store
+// that cannot save it (wrapping api.ErrUnavailable).
 func (g *Gateway) SetMaintenance(ctx context.Context, device string, on bool, by string) error {
 	if deviceByID(g.Site(), device) == nil {
 		return fmt.Errorf("device %q: %w", device, pipeline.ErrUnknown)
 	}
-	var err error
-	if derr := g.do(ctx, func(e *pipeline.Engine) {
-		err = e.SetMaintenance(device, on, g.now(), by)
-		if err == nil {
-			err = g.store.SetMaintenance(device, MaintenanceFlag{On: on, By: by, At: g.now()})
-		}
-	}); derr != nil {
-		return derr
-	}
-	return err
+	return g.storeThenApply(ctx, "maintenance flag",
+		func() error { return g.store.SetMaintenance(device, MaintenanceFlag{On: on, By: by, At: g.now()}) },
+		func(e *pipeline.Engine) error { return e.SetMaintenance(device, on, g.now(), by) })
 }
 
 // Move assigns a device to a bed or pool on behalf of by, and stores the
 // assignment so it survives a restart.
 func (g *Gateway) Move(ctx context.Context, device, to, by string) error {
-	if deviceByID(g.Site(), device) == nil {
+	site := g.Site()
+	if deviceByID(site, device) == nil {
 		return fmt.Errorf("device %q: %w", device, pipeline.ErrUnknown)
 	}
-	var err error
-	if derr := g.do(ctx, func(e *pipeline.Engine) {
-		err = e.Move(device, to, g.now(), by)
-		if err == nil {
-			err = g.store.SetAssignment(device, Assignment{At: to, By: by, Time: g.now()})
-		}
-	}); derr != nil {
-		return derr
+	if !placeExists(site, to) {
+		return fmt.Errorf("move device %s to %q: no such bed or pool: %w", device, to, pipeline.ErrUnknown)
 	}
-	return err
+	return g.storeThenApply(ctx, "assignment",
+		func() error { return g.store.SetAssignment(device, Assignment{At: to, By: by, Time: g.now()}) },
+		func(e *pipeline.Engine) error { return e.Move(device, to, g.now(), by) })
+}
+
+// placeExists reports whether id is a bed or pool of site.
+func placeExists(site *config.Site, id string) bool {
+	for _, u := range site.Units {
+		for _, b := range u.Beds {
+			if b == id {
+				return true
+			}
+		}
+	}
+	for _, p := range site.Pools {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// storeThenApply saves a change in the state store and then applies it to
+// the engine, answering within storeWithin. The store comes first so that
+// what the engine shows survives a restart. When the store fails, nothing
+// changes; when it is too slow, the caller is told so, and the change is
+// applied if and when the store confirms it (engine and store never
+// disagree).
+func (g *Gateway) storeThenApply(ctx context.Context, what string, save func() error, apply func(*pipeline.Engine) error) error {
+	type result struct{ stored, applied error }
+	done := make(chan result, 1)
+	go func() {
+		if err := save(); err != nil {
+			g.health.set("state store", fmt.Sprintf("cannot save changes (%v)", err))
+			done <- result{stored: err}
+			return
+		}
+		g.health.set("state store", "")
+		var aerr error
+		if derr := g.do(context.WithoutCancel(ctx), func(e *pipeline.Engine) { aerr = apply(e) }); derr != nil {
+			aerr = derr
+		}
+		done <- result{applied: aerr}
+	}()
+	timer := time.NewTimer(storeWithin)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		if r.stored != nil {
+			return fmt.Errorf("%w: the %s was not saved, so nothing changed: %v", api.ErrUnavailable, what, r.stored)
+		}
+		return r.applied
+	case <-timer.C:
+		return fmt.Errorf("%w: the state store did not confirm the %s within %s (is its disk full or slow?); it takes effect only once the store confirms it", api.ErrUnavailable, what, storeWithin)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // ErrReloadRejected wraps the problems of a config that failed its check;

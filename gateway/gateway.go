@@ -69,7 +69,7 @@ type Gateway struct {
 	snap    atomic.Pointer[pipeline.Snapshot]
 	details *details
 	drivers *driverSet
-	out     chan outBatch
+	spool   *spool
 	box     *outbox.Outbox
 	writer  *influx.Writer
 	ready   atomic.Bool
@@ -77,6 +77,10 @@ type Gateway struct {
 	counts  counters
 	apiAddr string
 	health  *health
+
+	// appendFailing and appendLogged belong to the output goroutine.
+	appendFailing bool
+	appendLogged  time.Time
 }
 
 // counters are totals since start for the gateway measurement.
@@ -114,7 +118,7 @@ func New(site *config.Site, opts Options) (*Gateway, error) {
 		cmds:    make(chan engineCmd),
 		hub:     newHub(),
 		details: newDetails(),
-		out:     make(chan outBatch, 64),
+		spool:   newSpool(spoolLimit),
 		health:  newHealth(),
 	}
 	m, err := newMetrics(g.reg, g)
@@ -198,7 +202,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.log.Info("stopping: engine")
 		stopLoop()
 		<-loopDone
-		close(g.out)
+		g.spool.close()
 		<-outDone
 		g.log.Info("stopping: outputs")
 		g.drainOutbox(drainTimeout)
@@ -301,7 +305,18 @@ func (g *Gateway) Ready() error {
 // Degraded lists, in plain sentences, each configured capability that is
 // not working right now; empty when all is well.
 func (g *Gateway) Degraded() []string {
-	return g.health.list()
+	reasons := g.health.list()
+	if g.writer != nil {
+		if st := g.writer.Status(); st.State == "held" {
+			reasons = append(reasons, fmt.Sprintf("influxdb: the server refuses points (%s: %s); every point waits in the outbox until this is fixed", st.Reason, st.Message))
+		}
+	}
+	if g.box != nil {
+		if st := g.box.Stats(); st.OverBudget {
+			reasons = append(reasons, fmt.Sprintf("outbox: %d bytes waiting exceed the %d-byte budget; new telemetry is dropped", st.Bytes, st.MaxSize))
+		}
+	}
+	return reasons
 }
 
 // Snapshot is the latest snapshot of the engine (at most a second old).

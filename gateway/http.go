@@ -51,7 +51,9 @@ func apiTokens(file string, getenv func(string) string) ([]api.Token, error) {
 }
 
 // startAPI listens on the site's http.listen (or opts.Listener) and serves
-// the API until ctx ends. A listen error is a start error.
+// the API until ctx ends, with the site's http options (accepted host
+// names, request timeout, event-stream cap). A listen error is a start
+// error.
 func (g *Gateway) startAPI(ctx context.Context, wg *sync.WaitGroup) error {
 	site := g.Site()
 	tokens, err := apiTokens(site.HTTP.TokenFile, os.Getenv)
@@ -61,7 +63,10 @@ func (g *Gateway) startAPI(ctx context.Context, wg *sync.WaitGroup) error {
 	if len(tokens) == 0 {
 		g.log.Warn("no API token configured: maintenance, move and reload calls are open to anyone who can reach " + site.HTTP.Listen)
 	}
-	srv, err := api.New(api.Config{Listen: site.HTTP.Listen, Tokens: tokens}, g.Backend(), api.Deps{
+	srv, err := api.New(api.Config{
+		Listen: site.HTTP.Listen, Tokens: tokens, Hosts: site.HTTP.Hosts,
+		RequestTimeout: site.HTTP.RequestTimeout, MaxEventClients: site.HTTP.MaxEventClients,
+	}, g.Backend(), api.Deps{
 		Logger: g.log.With("component", "api"), Registerer: g.reg, Gatherer: g.reg, Now: g.now,
 	})
 	if err != nil {
@@ -82,7 +87,9 @@ func (g *Gateway) startAPI(ctx context.Context, wg *sync.WaitGroup) error {
 			g.log.Error("http server stopped", "err", err)
 		}
 	}()
-	g.log.Info("http api listening", "addr", g.apiAddr)
+	// Requests naming the gateway by another name are refused (421): say
+	// which names it answers to, for whoever wonders why theirs is not.
+	g.log.Info("http api listening", "addr", g.apiAddr, "hosts", site.HTTP.Hosts)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/icugate/icugate/influx"
@@ -29,6 +30,11 @@ const (
 	// burst is how many queued observations the loop takes before it
 	// looks at its other duties.
 	burst = 1024
+	// gapAfter is the longest pause between two turns of the loop that is
+	// still ordinary (the loop turns at least every tickEvery). A longer
+	// one means the gateway itself could not observe, and the engine is
+	// told to excuse it (pipeline.Engine.Excuse).
+	gapAfter = 2 * time.Second
 )
 
 // outBatch is what the loop hands the output goroutine: points to make
@@ -52,6 +58,7 @@ type loopState struct {
 	lastCapacity  *pipeline.CapacityReport
 	lastTelemetry map[string]time.Time
 	devIndex      map[string]int
+	lastTurn      time.Time
 }
 
 // loop owns the engine: it takes observations, admin commands and clock
@@ -62,13 +69,14 @@ func (g *Gateway) loop(ctx context.Context, eng *pipeline.Engine) {
 	// The first heartbeat comes a minute after start: at start every
 	// device is "not yet seen", which is no fact worth a point, and what
 	// the broker replays must not be followed by a later "offline".
-	ls := &loopState{lastTelemetry: map[string]time.Time{}, dirty: true, lastBeat: g.now()}
+	ls := &loopState{lastTelemetry: map[string]time.Time{}, dirty: true, lastBeat: g.now(), lastTurn: g.now()}
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	g.publishSnapshot(eng, ls)
 	for {
 		select {
 		case <-ctx.Done():
+			g.turn(eng, ls)
 			for {
 				select {
 				case o := <-g.in.ch:
@@ -82,6 +90,7 @@ func (g *Gateway) loop(ctx context.Context, eng *pipeline.Engine) {
 			g.saveUsage()
 			return
 		case o := <-g.in.ch:
+			g.turn(eng, ls)
 			g.observe(eng, ls, o)
 			for i := 0; i < burst; i++ {
 				select {
@@ -93,6 +102,7 @@ func (g *Gateway) loop(ctx context.Context, eng *pipeline.Engine) {
 				break
 			}
 		case c := <-g.cmds:
+			g.turn(eng, ls)
 			c.fn(eng)
 			ls.dirty = true
 			ls.lastSnap = time.Time{} // admin changes show at once
@@ -100,9 +110,31 @@ func (g *Gateway) loop(ctx context.Context, eng *pipeline.Engine) {
 			close(c.done)
 			continue
 		case <-tick.C:
+			g.turn(eng, ls)
 			eng.Advance(g.now())
 		}
 		g.afterBurst(eng, ls, false)
+	}
+}
+
+// turn starts one turn of the loop. When the time since the last turn is
+// far beyond the loop's own tick, the gateway was not watching: the loop
+// was held up, the process stopped (SIGSTOP) or the host suspended, or the
+// wall clock jumped forward. That gap must not count against the devices,
+// which kept answering; the engine excuses it before it sees anything
+// else, so no healthy device turns offline on account of the gateway.
+func (g *Gateway) turn(eng *pipeline.Engine, ls *loopState) {
+	now := g.now()
+	mono := now.Sub(ls.lastTurn)                   // monotonic when both have it
+	wall := now.Round(0).Sub(ls.lastTurn.Round(0)) // what the engine's clock sees
+	ls.lastTurn = now
+	if mono > gapAfter || wall-mono > gapAfter {
+		eng.Excuse(wall)
+		g.m.gaps.Inc()
+		g.log.Warn("the gateway could not observe for a while; device freshness excuses the gap",
+			"gap", mono.Round(time.Millisecond), "clock_jump", (wall - mono).Round(time.Millisecond))
+	} else if mono-wall > gapAfter {
+		g.log.Warn("the wall clock went back; state times may repeat until it catches up", "by", (mono - wall).Round(time.Millisecond))
 	}
 }
 
@@ -211,7 +243,7 @@ func (g *Gateway) afterBurst(eng *pipeline.Engine, ls *loopState, final bool) {
 	}
 	b := outBatch{points: ls.points, acks: ls.acks}
 	ls.points, ls.acks = nil, nil
-	g.out <- b
+	g.spool.push(b)
 }
 
 // statePoints adds the device_state and bed_state points of this burst's
@@ -317,32 +349,67 @@ func (g *Gateway) publishSnapshot(eng *pipeline.Engine, ls *loopState) {
 
 // output makes points durable and then releases acknowledgements, in the
 // order the loop produced them. Without InfluxDB there is nothing to make
-// durable, and acks are released at once.
+// durable, and acks are released at once. While the outbox cannot write
+// (a full or failing disk), the batch is retried with backoff and the
+// batches behind it wait in the spool, never blocking the engine.
 func (g *Gateway) output(ctx context.Context) {
-	for b := range g.out {
-		if g.writer != nil && len(b.points) > 0 {
-			for {
-				err := g.writer.Append(ctx, b.points...)
-				if err == nil {
-					break
-				}
-				if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-					// Stopping without durability: do not ack, so MQTT
-					// messages are redelivered after the restart.
-					g.log.Error("points not made durable at shutdown", "points", len(b.points), "err", err)
-					b.acks = nil
-					break
-				}
-				g.log.Error("outbox append failed; retrying", "points", len(b.points), "err", err)
-				select {
-				case <-time.After(time.Second):
-				case <-ctx.Done():
-				}
-			}
+	for {
+		b, ok := g.spool.pop(ctx)
+		if !ok {
+			return
+		}
+		if g.writer != nil && len(b.points) > 0 && !g.makeDurable(ctx, b.points) {
+			// Not durable: do not ack, so MQTT messages are redelivered
+			// after the restart.
+			b.acks = nil
 		}
 		for _, ack := range b.acks {
 			ack()
 		}
+	}
+}
+
+// Backoff of makeDurable's retries.
+const (
+	appendRetryMin = 250 * time.Millisecond
+	appendRetryMax = 5 * time.Second
+)
+
+// makeDurable appends points to the outbox, retrying while it fails. It
+// gives up only when the gateway stops (the points are counted as dropped
+// and false is returned). A failure shows in /readyz, in
+// icugate_outbox_append_failures_total and in a log line when it starts and
+// every minute while it lasts, with how many points wait in memory.
+func (g *Gateway) makeDurable(ctx context.Context, points []influx.Point) bool {
+	delay := appendRetryMin
+	for {
+		err := g.writer.Append(ctx, points...)
+		if err == nil {
+			if g.appendFailing {
+				g.appendFailing = false
+				g.health.set("outbox", "")
+				g.log.Info("outbox writes again; points held in memory follow in order", "held", g.spool.held())
+			}
+			return true
+		}
+		g.m.appendFailures.Inc()
+		held := g.spool.held() + len(points)
+		g.health.set("outbox", fmt.Sprintf("cannot write points to the outbox (%v); %d points held in memory, oldest telemetry dropped first beyond %d", err, held, spoolLimit))
+		if now := time.Now(); !g.appendFailing || now.Sub(g.appendLogged) >= time.Minute {
+			g.log.Error("outbox append failed; holding points in memory and retrying", "points", len(points), "held", held, "err", err)
+			g.appendLogged = now
+		}
+		g.appendFailing = true
+		if ctx.Err() != nil || errors.Is(err, context.Canceled) || g.spool.isClosed() {
+			g.spool.drop(points)
+			g.log.Error("points not made durable at shutdown", "points", len(points), "err", err)
+			return false
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+		}
+		delay = min(delay*2, appendRetryMax)
 	}
 }
 

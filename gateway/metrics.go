@@ -3,6 +3,7 @@ package gateway
 import (
 	"runtime/debug"
 
+	"github.com/icugate/icugate/influx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -15,6 +16,10 @@ type metrics struct {
 	transitions  *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	reports      prometheus.Counter
+	// appendFailures counts failed attempts to make points durable.
+	appendFailures prometheus.Counter
+	// gaps counts times the gateway could not observe (stall, stop, clock jump).
+	gaps prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
@@ -37,6 +42,12 @@ func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
 		reports: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "icugate_reports_published_total", Help: "Signed capacity reports delivered to every transport.",
 		}),
+		gaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "icugate_observation_gaps_total", Help: "Times the gateway could not observe for longer than 2s (its loop held up, the process stopped, the host suspended, or the clock jumped forward); device freshness excuses such gaps.",
+		}),
+		appendFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "icugate_outbox_append_failures_total", Help: "Failed attempts to write points to the outbox (disk full or failing); the points are held in memory and retried.",
+		}),
 	}
 	version, revision := buildVersion(g.opts.Version)
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -51,7 +62,18 @@ func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
 	eventsDropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "icugate_events_dropped_total", Help: "Transitions not delivered to a slow event subscriber.",
 	}, func() float64 { return float64(g.hub.dropped.Load()) })
-	for _, c := range []prometheus.Collector{m.observations, m.failed, m.unknown, m.transitions, m.reloads, m.reports, info, intakeDepth, eventsDropped} {
+	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "icugate_outbox_held_points", Help: "Points held in memory because the outbox cannot write them yet.",
+	}, func() float64 { return float64(g.spool.held()) })
+	var dropped []prometheus.Collector
+	for _, c := range []influx.Class{influx.State, influx.Telemetry} {
+		dropped = append(dropped, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "icugate_points_dropped_total",
+			Help:        "Points given up before reaching the outbox: the memory hold was full while the outbox could not write, or the gateway stopped meanwhile.",
+			ConstLabels: prometheus.Labels{"class": c.String()},
+		}, func() float64 { return float64(g.spool.droppedOf(c)) }))
+	}
+	for _, c := range append([]prometheus.Collector{m.observations, m.failed, m.unknown, m.transitions, m.reloads, m.reports, m.appendFailures, m.gaps, info, intakeDepth, eventsDropped, held}, dropped...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

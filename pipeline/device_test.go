@@ -17,6 +17,7 @@ type step struct {
 	fail   string
 	serial string
 	maint  *bool
+	excuse time.Duration // the gateway could not observe for this long, ending at d
 	want   DeviceState
 	cause  string // substring of the device's cause, if set
 }
@@ -40,6 +41,20 @@ func TestDeviceState(t *testing.T) {
 			{d: 4999 * time.Millisecond, want: Standby},
 			{d: 5 * sec, want: Offline, cause: "no valid answer for 5s"},
 			{d: 6 * sec, obs: st(InUse), want: InUse},
+		}},
+		{name: "a gap of the gateway's own is excused", steps: []step{
+			{d: 0, obs: st(InUse), want: InUse},
+			{d: 3 * sec, want: InUse},
+			// 90 s stall: the device had 2 s of its window left, and keeps them.
+			{d: 93 * sec, excuse: 90 * sec, want: InUse},
+			{d: 94900 * time.Millisecond, want: InUse},
+			{d: 95 * sec, want: Offline, cause: "no valid answer"},
+		}},
+		{name: "an excused gap does not revive a stale device", steps: []step{
+			{d: 0, obs: st(Standby), want: Standby},
+			{d: 6 * sec, want: Offline},
+			{d: 96 * sec, excuse: 90 * sec, want: Offline},
+			{d: 97 * sec, obs: st(Standby), want: Standby},
 		}},
 		{name: "consecutive failures", steps: []step{
 			{d: 0, obs: st(InUse), want: InUse},
@@ -99,6 +114,9 @@ func TestDeviceState(t *testing.T) {
 			e := b.engine()
 			for i, s := range tc.steps {
 				switch {
+				case s.excuse > 0:
+					e.Excuse(s.excuse)
+					e.Advance(at(s.d))
 				case s.maint != nil:
 					if err := e.SetMaintenance("v1", *s.maint, at(s.d), "eng"); err != nil {
 						t.Fatal(err)

@@ -43,6 +43,10 @@ type Stats struct {
 	Late uint64 `json:"late"`
 	// Unknown observations dropped because their device is not configured.
 	Unknown uint64 `json:"unknown"`
+	// Excused is how long, in total, the gateway could not observe (see
+	// Engine.Excuse), and Gaps how many such gaps there were.
+	Excused time.Duration `json:"excused_ns"`
+	Gaps    uint64        `json:"gaps"`
 }
 
 type locKind uint8
@@ -283,6 +287,30 @@ func (e *Engine) Advance(now time.Time) {
 	if now.After(e.now) {
 		e.now = now
 	}
+}
+
+// Excuse tells the engine that for the last d the gateway could not
+// observe: its loop was stalled, the process was stopped (SIGSTOP) or the
+// host suspended, or the wall clock jumped forward by d. Freshness is
+// judged on time the gateway was watching, so every device that was fresh
+// keeps the window it had left when the gap began: its last-seen time
+// moves d later. A device that was already stale stays stale. Without
+// this, a 90 s stall of the gateway itself would mark every healthy device
+// offline at once and empty the equipped-bed count.
+//
+// Call it before Advance or Observe with a time after the gap.
+func (e *Engine) Excuse(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	for i := range e.devices {
+		dv := &e.devices[i]
+		if dv.seen && dv.fresh {
+			dv.lastSeen = dv.lastSeen.Add(d)
+		}
+	}
+	e.stats.Excused += d
+	e.stats.Gaps++
 }
 
 // expire handles a freshness timer of a device.
