@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"time"
-
 )
 
 // classLog is the log of one class (state or telemetry) and what is kept in

@@ -41,10 +41,10 @@ type segLog struct {
 	dir     string
 	segSize int64 // a segment is closed once it reaches this size
 	logger  *slog.Logger
-	segs   []*segment
-	first  uint64 // first index wanted
-	last   uint64 // last index written; first-1 when empty
-	tail   *os.File
+	segs    []*segment
+	first   uint64 // first index wanted
+	last    uint64 // last index written; first-1 when empty
+	tail    *os.File
 	// dirty is set when a failed write could not be cut back; the next
 	// write cuts again before it appends.
 	dirty bool
