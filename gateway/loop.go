@@ -453,6 +453,9 @@ func (g *Gateway) saveUsage() {
 		return
 	}
 	if err := g.store.SaveUsage(g.details.totalUsage(snap)); err != nil {
+		g.health.set("state store", fmt.Sprintf("cannot save changes (%v)", err))
 		g.log.Error("saving usage", "err", err)
+		return
 	}
+	g.health.set("state store", "")
 }
