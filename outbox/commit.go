@@ -3,6 +3,7 @@ package outbox
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 )
 
@@ -112,28 +113,34 @@ func (o *Outbox) commitOnce(group []*appendReq) error {
 			sizes[c] += int64(frameHeader + len(rec))
 		}
 	}
-	// The logs are written one after the other under the lock: Next and
-	// Ack never see a half-done commit.
+	// Both logs are written and fsynced at the same time (a commit costs
+	// one fsync latency, not two), under the lock: Next and Ack never see
+	// a half-done commit.
 	var marks [2]mark
-	var done [2]bool
+	var errs [2]error
+	var wg sync.WaitGroup
 	for c, l := range o.logs {
-		if len(recs[c]) == 0 {
-			continue
+		if len(recs[c]) > 0 {
+			wg.Go(func() { marks[c], errs[c] = l.log.Write(recs[c]) })
 		}
-		m, err := l.log.Write(recs[c])
-		if err != nil {
-			for u, ok := range done {
-				if ok {
-					if uerr := o.logs[u].log.Undo(marks[u]); uerr != nil {
-						err = errors.Join(err, uerr)
-					}
-					o.logs[u].disk = o.logs[u].log.Disk()
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		var all []error
+		for c, l := range o.logs {
+			switch {
+			case len(recs[c]) == 0:
+			case errs[c] != nil:
+				all = append(all, fmt.Errorf("outbox %s: write %d records: %w", l.class, len(recs[c]), errs[c]))
+			default:
+				// The other log failed: a commit is all or nothing.
+				if uerr := l.log.Undo(marks[c]); uerr != nil {
+					all = append(all, fmt.Errorf("outbox %s: undo: %w", l.class, uerr))
 				}
 			}
 			l.disk = l.log.Disk()
-			return fmt.Errorf("outbox %s: write %d records: %w", l.class, len(recs[c]), err)
 		}
-		marks[c], done[c] = m, true
+		return errors.Join(all...)
 	}
 	o.q.dropped += dropped
 	o.nextSeq = seq
