@@ -384,6 +384,11 @@ func (g *Gateway) makeDurable(ctx context.Context, points []influx.Point) bool {
 	delay := appendRetryMin
 	for {
 		err := g.writer.Append(ctx, points...)
+		if errors.Is(err, influx.ErrRefused) {
+			// The others are durable; retrying would queue them twice.
+			g.log.Warn("points refused by the encoder", "err", err)
+			err = nil
+		}
 		if err == nil {
 			if g.appendFailing {
 				g.appendFailing = false

@@ -136,9 +136,9 @@ func TestWriterPartialWriteDeadLettersOnlyTheBadPoint(t *testing.T) {
 
 // holdTest checks that a refusal naming no point holds everything: nothing
 // dropped, nothing dead-lettered, the status says why.
-func holdTest(t *testing.T, srv *influxtest.Server, bucket, token, reason string) *rig {
+func holdTest(t *testing.T, srv *influxtest.Server, bucket, token, reason string, adjust ...func(*Deps)) *rig {
 	t.Helper()
-	r := newRig(t, srv, bucket, token, 0)
+	r := newRig(t, srv, bucket, token, 0, adjust...)
 	r.run()
 	produce(t, r.w, "held", 0, 50, 0)
 	deadline := time.Now().Add(10 * time.Second)
@@ -164,7 +164,11 @@ func holdTest(t *testing.T, srv *influxtest.Server, bucket, token, reason string
 
 func TestWriterDatabaseNotFoundHoldsThenDelivers(t *testing.T) {
 	srv := influxtest.Start(t, influxtest.Options{})
-	r := holdTest(t, srv, "missing/autogen", srv.Token, "not_found")
+	reg := prometheus.NewRegistry()
+	r := holdTest(t, srv, "missing/autogen", srv.Token, "not_found", func(d *Deps) { d.Registerer = reg })
+	if v := metricValue(t, reg, "icugate_influxdb_held", ""); v != 1 {
+		t.Fatalf("icugate_influxdb_held = %v while held, want 1", v)
+	}
 	if _, err := srv.Query("CREATE DATABASE missing"); err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +182,9 @@ func TestWriterDatabaseNotFoundHoldsThenDelivers(t *testing.T) {
 	}
 	if st := r.w.Status(); st.State != "ok" {
 		t.Fatalf("status %+v after recovery", st)
+	}
+	if v := metricValue(t, reg, "icugate_influxdb_held", ""); v != 0 {
+		t.Fatalf("icugate_influxdb_held = %v after writes succeeded again, want 0", v)
 	}
 }
 

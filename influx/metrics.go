@@ -26,7 +26,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "icugate_influxdb_write_errors_total",
-			Help: "Failed InfluxDB write requests, by reason (network, server, throttled, unauthorized, forbidden, not_found, rejected, bad_point, too_large).",
+			Help: "Failed InfluxDB write requests, by reason (network, server, throttled, unauthorized, forbidden, not_found, rejected, unexpected_answer, bad_point, too_large).",
 		}, []string{"reason"}),
 		written: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "icugate_influxdb_points_written_total",
@@ -46,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		held: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "icugate_influxdb_held",
-			Help: "1 when InfluxDB refuses our writes (credentials, permissions, missing database): points are held, not dropped.",
+			Help: "1 when InfluxDB refuses our writes (credentials, permissions, missing database) or something else answers for it: points are held, not dropped.",
 		}),
 	}
 	if reg != nil {

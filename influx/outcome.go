@@ -20,8 +20,10 @@ const (
 	// batch is sent again after a backoff, forever.
 	retry
 	// hold: the server refuses us, not a point (401, 403, 404 database not
-	// found, a 400 that names no point): everything waits, slowly retried,
-	// and it is raised loudly. Never drop or dead-letter for these.
+	// found, a 400 that names no point), or something that is not InfluxDB
+	// answers (a 2xx with a body: see checkedDoer): everything waits,
+	// slowly retried, and it is raised loudly. Never drop or dead-letter
+	// for these.
 	hold
 	// badPoint: 400 about the data (partial write, parse error, field type
 	// conflict): the good lines were written; the batch is split down to the
@@ -53,6 +55,9 @@ func (o outcome) reason(status int) string {
 		case http.StatusNotFound:
 			return "not_found"
 		}
+		if status >= 200 && status < 300 {
+			return "unexpected_answer"
+		}
 		return "rejected"
 	case badPoint:
 		return "bad_point"
@@ -69,6 +74,10 @@ var dataErrors = []string{"partial write", "unable to parse", "field type confli
 func classify(err error) (outcome, int, string) {
 	if err == nil {
 		return written, 0, ""
+	}
+	var ua *unexpectedAnswer
+	if errors.As(err, &ua) {
+		return hold, ua.status, ua.Error()
 	}
 	var he *http2.Error
 	if !errors.As(err, &he) {

@@ -10,7 +10,8 @@ import (
 // gateway measurement.
 type Status struct {
 	// State is "ok", "retrying" (server or network failing) or "held" (the
-	// server refuses us: credentials, permissions, missing database).
+	// server refuses us: credentials, permissions, missing database; or
+	// something that is not InfluxDB answers in its place).
 	State string
 	// Reason is the metric label of the last failure ("unauthorized", ...).
 	Reason string
@@ -34,6 +35,9 @@ func (w *Writer) Status() Status {
 func (w *Writer) wrote(n int) {
 	w.m.written.Add(float64(n))
 	w.m.up.Set(1)
+	// A hold ends with the first accepted write; the gauge must say so, or
+	// an alert on it would fire forever after the cause was fixed.
+	w.m.held.Set(0)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := time.Now()
@@ -67,7 +71,7 @@ func (w *Writer) failing(oc outcome, status int, msg string) {
 		w.m.held.Set(1)
 		if changed || now.Sub(w.loud) >= time.Minute {
 			w.loud = now
-			w.logger.Error("influxdb: server refuses our writes; holding every point until it is fixed",
+			w.logger.Error("influxdb: writes not accepted; holding every point until it is fixed",
 				"status", status, "reason", reason, "err", msg)
 		}
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -68,6 +69,7 @@ type Deps struct {
 type Writer struct {
 	q         Queue
 	client    influxdb2.Client
+	httpc     *http.Client
 	api       api.WriteAPIBlocking
 	dead      *deadLetter
 	logger    *slog.Logger
@@ -124,6 +126,11 @@ func NewWriter(cfg *config.InfluxDB, deps Deps) (*Writer, error) {
 	if tc != nil {
 		opts.SetTLSConfig(tc)
 	}
+	// The library builds its HTTP client from the options above; we send
+	// through it with the answer check (see checkedDoer), and so close its
+	// idle connections ourselves.
+	hc := opts.HTTPClient()
+	opts.HTTPOptions().SetHTTPDoer(checkedDoer{c: hc})
 	dl, err := openDeadLetter(deps.DeadLetterPath)
 	if err != nil {
 		return nil, err
@@ -135,7 +142,7 @@ func NewWriter(cfg *config.InfluxDB, deps Deps) (*Writer, error) {
 	}
 	client := influxdb2.NewClientWithOptions(cfg.URL, string(token), opts)
 	w := &Writer{
-		q: deps.Queue, client: client, dead: dl, logger: deps.Logger, m: m,
+		q: deps.Queue, client: client, httpc: hc, dead: dl, logger: deps.Logger, m: m,
 		retry: deps.Retry, hold: deps.Hold,
 		batchSize: cfg.BatchSize, flush: cfg.FlushInterval,
 		status: Status{State: "ok", Since: time.Now()},
@@ -155,9 +162,16 @@ func NewWriter(cfg *config.InfluxDB, deps Deps) (*Writer, error) {
 	return w, nil
 }
 
+// ErrRefused is wrapped by Append's error when some points could not be
+// encoded: those are refused (and counted), every other point was queued.
+// Such an error must not be retried: the queued points would be queued
+// twice.
+var ErrRefused = errors.New("points refused")
+
 // Append encodes points and queues them durably: it returns once they are
 // on disk. A point that cannot be encoded is refused with an error naming
-// it; the others are queued all the same.
+// it and wrapping ErrRefused; the others are queued all the same. Any other
+// error means none was queued.
 func (w *Writer) Append(ctx context.Context, points ...Point) error {
 	recs := make([]outbox.Record, 0, len(points))
 	var errs []error
@@ -177,13 +191,17 @@ func (w *Writer) Append(ctx context.Context, points ...Point) error {
 	if err := w.q.Append(ctx, recs...); err != nil {
 		return fmt.Errorf("influxdb: queue %d points: %w", len(recs), err)
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrRefused, errors.Join(errs...))
+	}
+	return nil
 }
 
 // Close releases the HTTP client and the dead-letter file. Call after Run
 // returned.
 func (w *Writer) Close() error {
 	w.client.Close()
+	w.httpc.CloseIdleConnections()
 	return w.dead.Close()
 }
 

@@ -23,7 +23,12 @@ func TestWriterDeliversInOrder(t *testing.T) {
 	}
 	waitCount(t, srv, "order", "i", 3000, 20*time.Second)
 	r.q.checkOrder(t)
-	if st := r.w.Status(); st.State != "ok" || st.Written < 3000 {
+	// InfluxDB shows a batch before the writer has read its answer.
+	st := r.w.Status()
+	for deadline := time.Now().Add(5 * time.Second); st.Written < 3000 && time.Now().Before(deadline); st = r.w.Status() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st.State != "ok" || st.Written < 3000 {
 		t.Fatalf("status %+v", st)
 	}
 }

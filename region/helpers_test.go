@@ -63,7 +63,8 @@ func counts(rng *rand.Rand, unit, class string) report.Counts {
 		Evidence: report.Evidence{Stale: []string{}, Missing: []string{}, Fresh: vent.Total, Configured: vent.Total, Coverage: 1},
 	}
 	if class == config.ClassConvertible {
-		c.ConvertibleReady = rng.IntN(total + 1)
+		// Every equipped convertible bed is ready; degraded ones may be.
+		c.ConvertibleReady = equipped + rng.IntN(total-equipped+1)
 	}
 	return c
 }

@@ -24,6 +24,10 @@ const (
 	Malformed Outcome = "malformed"
 	// Invalid: signed, but breaks the report format's rules.
 	Invalid Outcome = "invalid"
+	// Inconsistent: signed and valid row by row, but its rows disagree (a
+	// class is not the sum of its units, the totals not the sum of the
+	// classes; see CheckRows).
+	Inconsistent Outcome = "inconsistent"
 	// Unsigned: no signature block.
 	Unsigned Outcome = "unsigned"
 	// UnknownKey: signed by a key the registry does not hold.
@@ -44,7 +48,7 @@ const (
 )
 
 // outcomes lists every outcome, for metrics (a read-only table).
-var outcomes = [...]Outcome{Accepted, Duplicate, Malformed, Invalid, Unsigned, UnknownKey, BadSignature, HospitalMismatch, WrongRegion, Replay, Stale, Future}
+var outcomes = [...]Outcome{Accepted, Duplicate, Malformed, Invalid, Inconsistent, Unsigned, UnknownKey, BadSignature, HospitalMismatch, WrongRegion, Replay, Stale, Future}
 
 // Source says how a report arrived.
 type Source string
@@ -148,6 +152,10 @@ func (l *Ledger) decide(topic string, payload []byte, src Source, now time.Time)
 		return v
 	case r.AsOf.Sub(now) > l.cfg.MaxSkew:
 		v.Outcome, v.Err = Future, fmt.Errorf("as_of %s is ahead of this clock by more than %s", r.AsOf.Format(time.RFC3339), l.cfg.MaxSkew)
+		return v
+	}
+	if err := CheckRows(r); err != nil {
+		v.Outcome, v.Err = Inconsistent, fmt.Errorf("sequence %d: %w", r.Sequence, err)
 		return v
 	}
 	sig := env.Signature.Value

@@ -151,6 +151,12 @@ func verify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "icuregion verify: %s: NOT VALID: %v\n", *repPath, err)
 		return 1
 	}
+	// A correctly signed report can still contradict itself; the
+	// aggregator refuses those, so the verdict here must too.
+	if err := region.CheckRows(r); err != nil {
+		fmt.Fprintf(stderr, "icuregion verify: %s: NOT VALID: valid signature by key %s, but the counts are inconsistent: %v\n", *repPath, report.KeyID(pub), err)
+		return 1
+	}
 	fmt.Fprintf(stdout, "%s: valid signature by key %s: hospital %s, sequence %d, as_of %s, verified counts %v\n",
 		*repPath, report.KeyID(pub), r.Hospital.ID, r.Sequence, r.AsOf.Format("2006-01-02T15:04:05Z07:00"), r.Verified)
 	return 0

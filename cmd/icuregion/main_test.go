@@ -18,6 +18,13 @@ import (
 // returns the dir and the envelope's path.
 func signedFile(t *testing.T) (string, string) {
 	t.Helper()
+	return signedFileOf(t, nil)
+}
+
+// signedFileOf is signedFile with the report changed by edit before it is
+// signed.
+func signedFileOf(t *testing.T, edit func(*report.Report)) (string, string) {
+	t.Helper()
 	dir := t.TempDir()
 	if _, err := report.GenerateKeyFiles(dir); err != nil {
 		t.Fatal(err)
@@ -27,13 +34,21 @@ func signedFile(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	ev := report.Evidence{Stale: []string{}, Missing: []string{}, Coverage: 1}
-	c := report.Counts{Unit: "all", Class: "all", BedsTotal: 3, BedsEquipped: 2, BedsOccupied: 1, BedsAvailable: 1, BedsDegraded: 1,
+	// One general unit; the class rows and the totals are its sums.
+	unit := report.Counts{Unit: "gicu", Class: "general", BedsTotal: 3, BedsEquipped: 2, BedsOccupied: 1, BedsAvailable: 1, BedsDegraded: 1,
 		Devices: map[string]report.KindCount{"ventilator": {Total: 2, InUse: 1, Standby: 1}}, Verified: true, Evidence: ev}
+	row := func(u, class string, c report.Counts) report.Counts { c.Unit, c.Class = u, class; return c }
+	empty := report.Counts{Devices: map[string]report.KindCount{}, Verified: true, Evidence: ev}
 	r := &report.Report{
 		Schema: report.Schema, Hospital: report.Hospital{ID: "H001", Name: "First — 第一医院", Level: "tertiary", Region: "R01", TotalBeds: 100},
 		GatewayID: "gw", Sequence: 12, AsOf: time.Date(2026, 3, 1, 8, 0, 0, 500, time.UTC), IntervalSeconds: 60,
-		Measures: report.MeasuresEquipment, Totals: c, Classes: []report.Counts{}, Units: []report.Counts{},
-		Policy: report.Policy{Level: "tertiary", TargetYear: 2025}, Verified: true, Evidence: ev,
+		Measures: report.MeasuresEquipment, Totals: row("all", "all", unit),
+		Classes: []report.Counts{row("all", "general", unit), row("all", "specialty", empty), row("all", "convertible", empty)},
+		Units:   []report.Counts{unit},
+		Policy:  report.Policy{Level: "tertiary", TargetYear: 2025}, Verified: true, Evidence: ev,
+	}
+	if edit != nil {
+		edit(r)
 	}
 	env, err := report.Sign(r, key)
 	if err != nil {
@@ -65,6 +80,21 @@ func TestVerifyCommand(t *testing.T) {
 	errb.Reset()
 	if code := dispatch([]string{"verify", "-key", pub, "-report", tampered}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "NOT VALID") {
 		t.Fatalf("tampered report: exit %d: %s", code, errb.String())
+	}
+}
+
+// A correctly signed report whose totals are not the sum of its rows is
+// not valid: the aggregator would reject it, and verify says so.
+func TestVerifyCommandInconsistentCounts(t *testing.T) {
+	dir, path := signedFileOf(t, func(r *report.Report) {
+		r.Totals.BedsTotal += 5
+		r.Totals.BedsEquipped += 5
+		r.Totals.BedsAvailable += 5
+	})
+	var out, errb bytes.Buffer
+	code := dispatch([]string{"verify", "-key", filepath.Join(dir, report.PublicKeyFile), "-report", path}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "NOT VALID: valid signature") || !strings.Contains(errb.String(), "totals: beds_total 8, but the class rows sum to 3") {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
 	}
 }
 
