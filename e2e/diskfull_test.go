@@ -11,13 +11,10 @@ import (
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/internal/influxtest"
 	"github.com/icugate/icugate/internal/mosquittotest"
 	"github.com/icugate/icugate/internal/tmpfstest"
-	"github.com/icugate/icugate/simulator/mqttsim"
 )
 
 // TestOutboxDiskFull fills the outbox's own disk (a 2 MiB tmpfs) while
@@ -68,46 +65,9 @@ http: {listen: %s}
 		t.Fatal(err)
 	}
 
-	pub := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL()).SetClientID("disk-test-publisher"))
-	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("publisher connect: %v", tok.Error())
-	}
-	defer pub.Disconnect(100)
-	type change struct {
-		dev, state string
-		at         time.Time
-	}
-	var published []change
-	last := map[string]string{}
-	lastAt := map[string]time.Time{}
-	publish := func(i int, state string) {
-		t.Helper()
-		dev := &cfg.Devices[i]
-		now := time.Now().Truncate(time.Millisecond)
-		for !now.After(lastAt[dev.ID]) {
-			time.Sleep(time.Millisecond)
-			now = time.Now().Truncate(time.Millisecond)
-		}
-		lastAt[dev.ID] = now
-		payload, err := mqttsim.Payload(cfg.Profiles[dev.Profile], dev, state, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tok := pub.Publish(dev.MQTT.Topic, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			t.Fatalf("publish: %v", tok.Error())
-		}
-		if i < 3 && last[dev.ID] != state {
-			published = append(published, change{dev.ID, state, now})
-		}
-		last[dev.ID] = state
-	}
-	flip := func(i int) {
-		if last[cfg.Devices[i].ID] == "in_use" {
-			publish(i, "standby")
-		} else {
-			publish(i, "in_use")
-		}
-	}
+	pub := newPublisher(t, cfg, broker.URL(), "disk-test-publisher")
+	pub.record = func(i int) bool { return i < 3 } // mon-3 only takes maintenance toggles
+	publish, flip := pub.publish, pub.flip
 
 	var gw *exec.Cmd
 	gwLog := &logBuffer{}
@@ -141,7 +101,7 @@ http: {listen: %s}
 	for i := range 4 {
 		publish(i, "standby")
 	}
-	keepFresh := func() { publish(3, "standby") } // mon-3 only takes maintenance toggles
+	keepFresh := func() { publish(3, "standby") }
 
 	// The fault: InfluxDB down, the outbox's disk full.
 	influx.Stop()
@@ -207,7 +167,7 @@ http: {listen: %s}
 		have := map[string]bool{}
 		rows, err := influx.Query(`SELECT state, device FROM device_state`)
 		if err != nil {
-			return append(published, toggles...)
+			return append(pub.published, toggles...)
 		}
 		for _, r := range rows {
 			if len(r) < 3 {
@@ -217,7 +177,7 @@ http: {listen: %s}
 			have[fmt.Sprintf("%v %v %d", r[2], r[1], int64(ts/1e6+0.5))] = true
 		}
 		var miss []change
-		for _, c := range published {
+		for _, c := range pub.published {
 			if !have[fmt.Sprintf("%s %s %d", c.dev, c.state, c.at.UnixMilli())] {
 				miss = append(miss, c)
 			}
@@ -241,7 +201,7 @@ http: {listen: %s}
 			break
 		}
 	}
-	t.Logf("%d MQTT state changes and %d maintenance toggles during the fault; %d missing", len(published), len(toggles), len(miss))
+	t.Logf("%d MQTT state changes and %d maintenance toggles during the fault; %d missing", len(pub.published), len(toggles), len(miss))
 	if len(miss) > 0 {
 		t.Fatalf("%d state changes never reached InfluxDB, e.g. %+v", len(miss), miss[0])
 	}

@@ -11,12 +11,9 @@ import (
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/internal/influxtest"
 	"github.com/icugate/icugate/internal/mosquittotest"
-	"github.com/icugate/icugate/simulator/mqttsim"
 )
 
 // TestKillNineLosesNoState kills `icugate run` with SIGKILL at random
@@ -75,42 +72,8 @@ http: {listen: %s}
 
 	// The publisher: each device alternates in_use and standby, with
 	// millisecond timestamps that grow (15 ms between messages).
-	pub := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL()).SetClientID("kill-test-publisher"))
-	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("publisher connect: %v", tok.Error())
-	}
-	defer pub.Disconnect(100)
-	type change struct {
-		dev   string
-		state string
-		at    time.Time
-	}
-	var published []change
-	last := map[string]string{}
-	lastAt := map[string]time.Time{}
-	publish := func(i int, state string) {
-		t.Helper()
-		dev := &site.Devices[i]
-		// One message per device and millisecond: InfluxDB keeps one
-		// point per series and timestamp.
-		now := time.Now().Truncate(time.Millisecond)
-		for !now.After(lastAt[dev.ID]) {
-			time.Sleep(time.Millisecond)
-			now = time.Now().Truncate(time.Millisecond)
-		}
-		lastAt[dev.ID] = now
-		payload, err := mqttsim.Payload(site.Profiles[dev.Profile], dev, state, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tok := pub.Publish(dev.MQTT.Topic, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			t.Fatalf("publish: %v", tok.Error())
-		}
-		if last[dev.ID] != state {
-			published = append(published, change{dev.ID, state, now})
-			last[dev.ID] = state
-		}
-	}
+	pub := newPublisher(t, site, broker.URL(), "kill-test-publisher")
+	publish, last := pub.publish, pub.last
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	startGW := func() *exec.Cmd {
@@ -200,7 +163,7 @@ http: {listen: %s}
 		have := map[string]bool{}
 		rows, err := influx.Query(`SELECT state, device FROM device_state`)
 		if err != nil {
-			return published
+			return pub.published
 		}
 		for _, r := range rows {
 			if len(r) < 3 {
@@ -211,7 +174,7 @@ http: {listen: %s}
 			have[fmt.Sprintf("%v %v %d", r[2], r[1], ms)] = true
 		}
 		var miss []change
-		for _, c := range published {
+		for _, c := range pub.published {
 			if !have[fmt.Sprintf("%s %s %d", c.dev, c.state, c.at.UnixMilli())] {
 				miss = append(miss, c)
 			}
@@ -227,9 +190,9 @@ http: {listen: %s}
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Logf("%d kills, %d state changes published, %d missing", kills, len(published), len(miss))
+	t.Logf("%d kills, %d state changes published, %d missing", kills, len(pub.published), len(miss))
 	if len(miss) > 0 {
-		t.Errorf("%d of %d published state changes never reached InfluxDB, e.g. %+v", len(miss), len(published), miss[0])
+		t.Errorf("%d of %d published state changes never reached InfluxDB, e.g. %+v", len(miss), len(pub.published), miss[0])
 		// What InfluxDB has around each missing change, and the kills.
 		for _, m := range miss {
 			t.Logf("missing: %s %s at %s", m.dev, m.state, m.at.Format("15:04:05.000"))
@@ -240,7 +203,7 @@ http: {listen: %s}
 				ts, _ := r[0].(float64)
 				t.Logf("   influx: %s %v (%v)", time.Unix(0, int64(ts+500)).Format("15:04:05.000"), r[1], r[2])
 			}
-			for _, c := range published {
+			for _, c := range pub.published {
 				if c.dev == m.dev && c.at.Sub(m.at).Abs() < 300*time.Millisecond {
 					t.Logf("   published: %s %s", c.at.Format("15:04:05.000"), c.state)
 				}

@@ -36,29 +36,12 @@ func (g *Gateway) Move(ctx context.Context, device, to, by string) error {
 	if deviceByID(site, device) == nil {
 		return fmt.Errorf("device %q: %w", device, pipeline.ErrUnknown)
 	}
-	if !placeExists(site, to) {
+	if !site.HasPlace(to) {
 		return fmt.Errorf("move device %s to %q: no such bed or pool: %w", device, to, pipeline.ErrUnknown)
 	}
 	return g.storeThenApply(ctx, "assignment",
 		func() error { return g.store.SetAssignment(device, Assignment{At: to, By: by, Time: g.now()}) },
 		func(e *pipeline.Engine) error { return e.Move(device, to, g.now(), by) })
-}
-
-// placeExists reports whether id is a bed or pool of site.
-func placeExists(site *config.Site, id string) bool {
-	for _, u := range site.Units {
-		for _, b := range u.Beds {
-			if b == id {
-				return true
-			}
-		}
-	}
-	for _, p := range site.Pools {
-		if p.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // storeThenApply saves a change in the state store and then applies it to
