@@ -27,6 +27,11 @@ type Backend interface {
 	// SetMaintenance sets or clears the engineer's maintenance flag of a
 	// device on behalf of by. An unknown device is an error wrapping
 	// pipeline.ErrUnknown that changes nothing.
+	//
+	// SetMaintenance, Move and Reload get a context that ends after
+	// Config.RequestTimeout (or when the client leaves); they must return
+	// soon after it ends, with an error wrapping ctx.Err(). Such a call
+	// is answered 503, saying the change may still take effect.
 	SetMaintenance(ctx context.Context, device string, on bool, by string) error
 	// Move assigns a device to a bed or pool on behalf of by. An unknown
 	// device, bed or pool is an error wrapping pipeline.ErrUnknown that
@@ -38,7 +43,9 @@ type Backend interface {
 	// Subscribe delivers every transition from now on until ctx ends, then
 	// closes the channel. It must never block the engine: a subscriber
 	// that does not keep up loses events (counted by the backend). The
-	// channel may also close early when the gateway stops.
+	// channel may also close early when the gateway stops. The server
+	// holds one subscription while any event stream is open, however
+	// many are.
 	Subscribe(ctx context.Context) <-chan pipeline.Transition
 	// Ready returns nil when the gateway is ready to serve (config loaded,
 	// engine running), else why not.
@@ -48,8 +55,11 @@ type Backend interface {
 	// plain sentence each; empty when all is well. It must be cheap: it is
 	// called on every /readyz.
 	Degraded() []string
-	// Audit records one mutating API call durably. It must not block for
-	// long: it is called on the request path.
+	// Audit records one mutating API call durably: every call that
+	// reached SetMaintenance, Move or Reload, whatever came of it. Calls
+	// refused before (token, origin, body, unknown device) are only
+	// counted, in icugate_http_mutations_refused_total. It must not block
+	// for long: it is called on the request path.
 	Audit(e AuditEntry)
 }
 
@@ -91,8 +101,8 @@ type UsageDay struct {
 	Maintenance float64 `json:"maintenance_hours"`
 }
 
-// AuditEntry is one mutating API call, accepted or rejected: who asked,
-// from where, what, and what came of it.
+// AuditEntry is one mutating API call that reached the backend, applied
+// or not: who asked, from where, what, and what came of it.
 type AuditEntry struct {
 	Time time.Time `json:"time"`
 	// Who is the name of the token presented, or "anonymous" when no

@@ -16,7 +16,7 @@ import (
 // bigBackend is a hospital at the scale of PRODUCT §8: 300 ICU beds in 15
 // units, each bed with a monitor and a ventilator, and 1,400 more devices
 // in unit pools: 2,000 devices.
-func bigBackend(b *testing.B) *testBackend {
+func bigBackend(b testing.TB) *testBackend {
 	b.Helper()
 	hold := time.Duration(0)
 	site := &config.Site{
@@ -77,7 +77,7 @@ func benchRoute(b *testing.B, path string) {
 	var size int
 	for b.Loop() {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		h.ServeHTTP(w, newRequest(b.Context(), "GET", path, ""))
 		if w.Code != 200 {
 			b.Fatalf("%s: %d", path, w.Code)
 		}

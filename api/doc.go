@@ -10,7 +10,7 @@
 //
 // # Routes
 //
-//	GET  /healthz                          liveness: always 200 {"status":"ok"}
+//	GET  /healthz                          liveness: always 200 {"status":"ok"}, whatever the Host
 //	GET  /readyz                           200 {"status":"ready"}; 503 {"status":"degraded","reasons":[...]}
 //	                                       when Backend.Degraded() lists reasons; 503 while starting or stopping
 //	GET  /metrics                          Prometheus text format
@@ -19,7 +19,8 @@
 //	GET  /api/v1/devices/{id}              one device: values, history, usage per day
 //	GET  /api/v1/beds?unit=&state=&class=  beds (state, equipped, reason, devices)
 //	GET  /api/v1/capacity                  the capacity document (PRODUCT §9)
-//	GET  /api/v1/events                    server-sent events (see below)
+//	GET  /api/v1/capacity/fhir             the same counts as a FHIR MeasureReport
+//	GET  /api/v1/events                    server-sent events (see below); 503 when too many are open
 //	PUT  /api/v1/devices/{id}/maintenance  {"on": true|false}
 //	PUT  /api/v1/devices/{id}/assignment   {"at": "BED_OR_POOL_ID"}
 //	POST /api/v1/reload                    re-read the config (empty body or {})
@@ -28,17 +29,63 @@
 // Filters take comma-separated or repeated values; an unknown parameter or
 // value is a 400 naming what is accepted.
 //
+// # Hosts
+//
+// Every route but /healthz answers only requests whose Host header names
+// this gateway: localhost, an IP address, the host of Config.Listen, or
+// one of Config.Hosts (http.hosts). Any other name is a 421 saying which
+// names are accepted. This defeats DNS rebinding, where a web page whose
+// name the attacker points at the gateway's address would otherwise be
+// same-origin with it in the engineer's browser.
+//
+// # Time limits
+//
+// Every route but the event stream is bounded by Config.RequestTimeout
+// (default 10 s): a backend call gets a context with that deadline, and a
+// mutating call the backend did not confirm in time is answered 503
+// {"error":"gateway busy"} (reload: "reload interrupted"), whose reason
+// says that the change may still take effect. Should a handler or backend
+// ignore its context, a backstop answers 503 {"error":"timeout"} two
+// seconds later.
+//
 // # Mutating calls
 //
 // When tokens are configured, PUT and POST need "Authorization: Bearer
-// TOKEN" (401 without, 403 when wrong). Bodies are strict JSON: one object,
-// no unknown fields, nothing after it, at most 64 KiB (413 beyond).
-// Cross-origin browser requests are refused (403). An unknown device is a
-// 404; an unknown bed or pool to move to is a 422; a reload whose config
-// is rejected is a 422 listing each problem, and the running config is
-// kept. Every call, accepted or rejected, goes to Backend.Audit with who
-// (the token's name or "anonymous"), the peer address, action, device,
-// status and result.
+// TOKEN" (401 without, 403 when wrong). Requests from browsers on other
+// origins are refused (403): an Origin header must name this gateway (as
+// for Host), and Sec-Fetch-Site must not say cross-site. Bodies are strict
+// JSON: one object, no unknown fields, field names exactly as documented
+// (case matters), no field twice, nothing after it, at most 64 KiB (413
+// beyond); a 400 names the offending field. An unknown device is a 404;
+// an unknown bed or pool to move to is a 422; a reload whose config is
+// rejected is a 422 listing each problem, and the running config is kept.
+//
+// Every call that reaches the backend (applied, refused by it, or failed
+// there, 5xx included) goes to Backend.Audit with who (the token's name
+// or "anonymous"), the peer address, action, device, status and result.
+// A call refused before (401, 403, 400, 404, 413, 415, 422 for an unknown
+// place) changed nothing and is not written to the durable trail: it is
+// counted in icugate_http_mutations_refused_total{action,reason}, and
+// logged at most 20 times a minute, the next line saying how many were
+// left out. A flood of bad requests therefore costs neither disk nor the
+// calls that matter.
+//
+// # Status codes
+//
+//	200  served, or applied
+//	400  bad query or body (the reason names the parameter or field)
+//	401  token missing or malformed (with WWW-Authenticate)
+//	403  token not accepted, or a cross-origin request
+//	404  unknown route or device
+//	405  method not allowed
+//	413  body over 64 KiB
+//	415  body not application/json
+//	421  Host does not name this gateway
+//	422  unknown bed or pool; config rejected by reload
+//	500  the backend failed (not applied)
+//	503  not ready; the backend could not save a change (ErrUnavailable)
+//	     or did not answer in time; too many event streams (with
+//	     Retry-After)
 //
 // # Errors
 //
@@ -53,4 +100,15 @@
 // pipeline.Snapshot), then one event "transition" per pipeline.Transition,
 // and a ": heartbeat" comment every 15 s. Streams never replay: a client
 // that reconnects gets a fresh site and snapshot.
+//
+// All streams share one backend subscription, and each transition is
+// encoded once for all of them. At most Config.MaxEventClients streams
+// (http.max_event_clients, default 256) are open; beyond, 503 with
+// Retry-After: 10. A client that falls Config.EventBuffer (256)
+// transitions behind is disconnected and counted in
+// icugate_http_event_streams_lagged_total; its EventSource reconnects. An
+// idle stream costs about 37 KiB (heap and two goroutines' stacks), so
+// the default cap holds streams to under 10 MiB; each write has a
+// deadline (Config.WriteTimeout), so a client that stops reading cannot
+// hold one longer.
 package api

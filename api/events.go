@@ -1,17 +1,17 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
 const eventsRoute = "/api/v1/events"
 
-// maxBatch bounds how many queued transitions go out in one write.
-const maxBatch = 256
+// streamsRetryAfter is the Retry-After of a refused event stream.
+const streamsRetryAfter = 10 * time.Second
 
 // events streams transitions as server-sent events (GET /api/v1/events):
 //
@@ -26,19 +26,26 @@ const maxBatch = 256
 //	                          the client see the stream alive
 //
 // A stream never replays: after a reconnect the client gets a fresh
-// snapshot, which is all it needs. Every write has its own deadline, so a
-// client that stops reading is dropped instead of holding a goroutine.
+// snapshot, which is all it needs. Transitions reach streams through the
+// server's eventHub: a client that falls more than Config.EventBuffer
+// transitions behind is disconnected (it reconnects), and beyond
+// Config.MaxEventClients streams a new one is refused with 503 and
+// Retry-After. Every write has its own deadline, so a client that stops
+// reading is dropped instead of holding a goroutine.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		writeError(w, http.StatusBadRequest, "unknown query parameter", r.URL.Path+": takes no parameters")
 		return
 	}
-	rc := http.NewResponseController(w)
-	ctx := r.Context()
-	// Subscribe before taking the snapshot: a transition in between is
-	// sent twice at worst (already in the snapshot, then as an event),
-	// never lost.
-	sub := s.backend.Subscribe(ctx)
+	c, err := s.streams.join()
+	if err != nil {
+		s.metrics.sseRefused.Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(int(streamsRetryAfter.Seconds())))
+		writeError(w, http.StatusServiceUnavailable, "too many event streams",
+			fmt.Sprintf("%d event streams are open, the most this gateway serves (http.max_event_clients); retry later", s.cfg.MaxEventClients))
+		return
+	}
+	defer s.streams.leave(c)
 	snap := s.backend.Snapshot()
 
 	h := w.Header()
@@ -52,70 +59,105 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	s.metrics.sseClients.Inc()
 	defer s.metrics.sseClients.Dec()
 
-	var buf bytes.Buffer
-	send := func() bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-		_, err := w.Write(buf.Bytes())
-		buf.Reset()
-		if err == nil {
-			err = rc.Flush()
-		}
-		if err != nil {
-			s.log.Debug("event stream closed", "remote", r.RemoteAddr, "err", err)
-			return false
-		}
-		return true
-	}
-	fmt.Fprintf(&buf, "retry: %d\n\n", s.cfg.Retry.Milliseconds())
-	writeEvent(&buf, "site", viewSite(s.backend.Site()))
-	writeEvent(&buf, "snapshot", snap)
-	if !send() {
+	out := streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
+	out.start()
+	out.write(fmt.Appendf(nil, "retry: %d\n\n", s.cfg.Retry.Milliseconds()))
+	out.write(eventFrame("site", viewSite(s.backend.Site())))
+	out.write(eventFrame("snapshot", snap))
+	if !s.sent(r, out.flush()) {
 		return
 	}
 	beat := time.NewTicker(s.cfg.Heartbeat)
 	defer beat.Stop()
+	ctx := r.Context()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-beat.C:
-			buf.WriteString(": heartbeat\n\n")
-		case t, ok := <-sub:
-			if !ok {
-				// The backend stopped: end the stream; the client
-				// reconnects and gets a fresh snapshot.
+			out.start()
+			out.write(heartbeat)
+		case <-c.wake:
+			evs, end := c.take()
+			if end == streamLagged {
+				s.log.Debug("event stream dropped: client fell behind", "remote", r.RemoteAddr)
+				out.drop()
 				return
 			}
-			writeEvent(&buf, "transition", t)
-			s.metrics.sseEvents.Inc()
-			// Send what else is queued (a burst, bounded) in one write.
-			for more, n := true, 1; more && n < maxBatch; n++ {
-				select {
-				case t, ok := <-sub:
-					if !ok {
-						send()
-						return
-					}
-					writeEvent(&buf, "transition", t)
-					s.metrics.sseEvents.Inc()
-				default:
-					more = false
-				}
+			out.start()
+			for _, ev := range evs {
+				out.write(ev)
+			}
+			s.metrics.sseEvents.Add(float64(len(evs)))
+			if end == streamClosed {
+				// The backend stopped: end the stream; the client
+				// reconnects and gets a fresh snapshot.
+				out.flush()
+				return
 			}
 		}
-		if !send() {
+		if !s.sent(r, out.flush()) {
 			return
 		}
 	}
 }
 
-// writeEvent appends one event. JSON has no raw newlines, so the data is
+var heartbeat = []byte(": heartbeat\n\n")
+
+func (s *Server) sent(r *http.Request, err error) bool {
+	if err != nil {
+		s.log.Debug("event stream closed", "remote", r.RemoteAddr, "err", err)
+		return false
+	}
+	return true
+}
+
+// streamWriter writes an event stream in batches, each with a deadline of
+// its own, and keeps the first error.
+type streamWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	err     error
+}
+
+func (o *streamWriter) start() {
+	// Not supported by test recorders; harmless then.
+	_ = o.rc.SetWriteDeadline(time.Now().Add(o.timeout))
+}
+
+func (o *streamWriter) write(b []byte) {
+	if o.err == nil {
+		_, o.err = o.w.Write(b)
+	}
+}
+
+// drop closes the connection rather than end the response: a client this
+// far behind is sent nothing more, and its socket's buffers are freed.
+// Where the connection cannot be taken (HTTP/2, tests), the response just
+// ends.
+func (o *streamWriter) drop() {
+	if conn, _, err := o.rc.Hijack(); err == nil {
+		_ = conn.Close()
+	}
+}
+
+func (o *streamWriter) flush() error {
+	if o.err == nil {
+		o.err = o.rc.Flush()
+	}
+	return o.err
+}
+
+// eventFrame encodes one event. JSON has no raw newlines, so the data is
 // one "data:" line.
-func writeEvent(buf *bytes.Buffer, name string, v any) {
+func eventFrame(name string, v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		b, _ = json.Marshal(map[string]string{"error": "encode " + name + ": " + err.Error()})
 		name = "error"
 	}
-	fmt.Fprintf(buf, "event: %s\ndata: %s\n\n", name, b)
+	out := make([]byte, 0, len(b)+len(name)+17)
+	out = append(append(append(out, "event: "...), name...), "\ndata: "...)
+	return append(append(out, b...), "\n\n"...)
 }

@@ -167,7 +167,7 @@ func TestEventsHeartbeatEvery15s(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, Config{})
 		ctx, cancel := context.WithCancel(t.Context())
-		r := httptest.NewRequestWithContext(ctx, "GET", "/api/v1/events", nil)
+		r := newRequest(ctx, "GET", "/api/v1/events", "")
 		w := &flushWriter{hdr: http.Header{}}
 		done := make(chan struct{})
 		go func() {

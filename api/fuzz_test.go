@@ -38,6 +38,7 @@ func FuzzMutationBodies(f *testing.F) {
 		}
 		before := fx.state(t)
 		audits := len(fx.b.auditLog())
+		calls := metricValue(fx.srv.metrics.mutations)
 		h := []string{"Authorization", bearer}
 		if ctype != "" && !strings.ContainsAny(ctype, "\r\n\x00") {
 			h = append(h, "Content-Type", ctype)
@@ -49,11 +50,18 @@ func FuzzMutationBodies(f *testing.F) {
 		if w.Code == 404 && (strings.HasSuffix(path, "//maintenance") || strings.HasSuffix(path, "//assignment")) {
 			return // an empty id matches no route: nothing to audit
 		}
-		if got := len(fx.b.auditLog()); got != audits+1 {
-			t.Fatalf("%s %s: %d audit entries, want 1", method, path, got-audits)
+		if got := metricValue(fx.srv.metrics.mutations); got != calls+1 {
+			t.Fatalf("%s %s: %v calls counted, want 1", method, path, got-calls)
 		}
+		got := len(fx.b.auditLog()) - audits
 		if w.Code == 200 {
+			if got != 1 {
+				t.Fatalf("%s %s: applied with %d audit entries, want 1", method, path, got)
+			}
 			return
+		}
+		if got > 1 {
+			t.Fatalf("%s %s: %d audit entries for one call", method, path, got)
 		}
 		var e apiError
 		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error == "" || e.Reason == "" {

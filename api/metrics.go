@@ -15,7 +15,13 @@ type metrics struct {
 	duration   *prometheus.HistogramVec
 	sseClients prometheus.Gauge
 	sseEvents  prometheus.Counter
-	audits     *prometheus.CounterVec
+	sseLagged  prometheus.Counter
+	sseRefused prometheus.Counter
+	// mutations counts every mutating call; refused those that never
+	// reached the backend, which are not in the durable audit trail.
+	mutations   *prometheus.CounterVec
+	refused     *prometheus.CounterVec
+	misdirected prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,12 +43,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "icugate_http_events_sent_total",
 			Help: "Transitions written to event streams, summed over streams.",
 		}),
-		audits: prometheus.NewCounterVec(prometheus.CounterOpts{
+		sseLagged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "icugate_http_event_streams_lagged_total",
+			Help: "Event streams closed because their client fell more than the event buffer behind.",
+		}),
+		sseRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "icugate_http_event_streams_refused_total",
+			Help: "Event streams refused (503) because the most allowed were open.",
+		}),
+		mutations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "icugate_http_mutations_total",
-			Help: "Mutating API calls audited, by action and whether they were accepted.",
+			Help: "Mutating API calls, by action and whether they were accepted.",
 		}, []string{"action", "result"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "icugate_http_mutations_refused_total",
+			Help: "Mutating API calls refused before they reached the gateway (token, origin, body, unknown device or place), by action and reason; counted here instead of the audit trail.",
+		}, []string{"action", "reason"}),
+		misdirected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "icugate_http_misdirected_requests_total",
+			Help: "Requests refused (421) because their Host header does not name this gateway (see http.hosts).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.sseClients, m.sseEvents, m.audits} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.sseClients, m.sseEvents, m.sseLagged,
+		m.sseRefused, m.mutations, m.refused, m.misdirected} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -39,7 +41,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		// Not supported by httptest recorders; harmless then.
-		_ = http.NewResponseController(w).SetWriteDeadline(start.Add(s.cfg.WriteTimeout))
+		_ = http.NewResponseController(w).SetWriteDeadline(start.Add(s.replyTimeout))
 		next.ServeHTTP(sw, r)
 		route := "unmatched"
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
@@ -86,3 +88,42 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// timeoutGrace is how much longer than RequestTimeout the backstop of
+// bounded waits before it answers for a handler.
+const timeoutGrace = 2 * time.Second
+
+// bounded bounds the time to serve a request, in two layers. The handler's
+// context ends after RequestTimeout, so a backend call returns and the
+// handler answers for itself (a mutating call: 503 "gateway busy", and the
+// audit trail says so). Should a handler or backend ignore its context, a
+// backstop (http.TimeoutHandler) answers 503 a little later and the
+// handler's late answer is discarded; its audit entry, when it finally
+// comes, still records what happened.
+func (s *Server) bounded(next http.Handler) http.Handler {
+	limit := s.cfg.RequestTimeout + timeoutGrace
+	body := fmt.Sprintf(`{"error":"timeout","reason":"the gateway did not answer within %s; a change asked for may still take effect: check before repeating it"}`, limit)
+	backstop := http.TimeoutHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	}), limit, body)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		backstop.ServeHTTP(jsonTimeoutWriter{w}, r)
+	})
+}
+
+// jsonTimeoutWriter labels http.TimeoutHandler's own 503, which has no
+// Content-Type, as the JSON it is. Every handler sets its own.
+type jsonTimeoutWriter struct{ http.ResponseWriter }
+
+func (w jsonTimeoutWriter) WriteHeader(code int) {
+	h := w.Header()
+	if code == http.StatusServiceUnavailable && h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "application/json; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w jsonTimeoutWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,11 +1,18 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/icugate/icugate/pipeline"
 )
@@ -122,6 +129,12 @@ func TestBadMutationsChangeNothing(t *testing.T) {
 		{"move without token", "PUT", "/api/v1/devices/vent-a1/assignment", `{"at":"icu-a-2"}`, nil, 401, "needs the API token"},
 		{"reload without token", "POST", "/api/v1/reload", ``, nil, 401, "needs the API token"},
 		{"reload with body", "POST", "/api/v1/reload", `{"force":true}`, []string{"Authorization", bearer}, 400, `unknown field "force"`},
+		{"duplicate key", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true,"on":false}`, []string{"Authorization", bearer}, 400, `field "on" appears twice`},
+		{"duplicate key escaped", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":false,"\u006fn":true}`, []string{"Authorization", bearer}, 400, `field "on" appears twice`},
+		{"case variant", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true,"On":false}`, []string{"Authorization", bearer}, 400, `unknown field "On": field names are case-sensitive, this one is "on"`},
+		{"upper case", "PUT", "/api/v1/devices/vent-a1/maintenance", `{"ON":true}`, []string{"Authorization", bearer}, 400, `unknown field "ON"`},
+		{"duplicate target", "PUT", "/api/v1/devices/vent-p1/assignment", `{"at":"icu-a-4","at":"central"}`, []string{"Authorization", bearer}, 400, `field "at" appears twice`},
+		{"case variant target", "PUT", "/api/v1/devices/vent-p1/assignment", `{"At":"icu-a-4"}`, []string{"Authorization", bearer}, 400, `unknown field "At"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,22 +151,29 @@ func TestBadMutationsChangeNothing(t *testing.T) {
 			if after := f.state(t); after != before {
 				t.Errorf("a rejected call changed the snapshot")
 			}
-			log := f.b.auditLog()
-			if len(log) != 1 || log[0].Status != c.code || log[0].Result == "ok" || log[0].Result == "" {
-				t.Fatalf("audit: %+v", log)
+			// Refused before the backend: counted, not in the audit trail.
+			if log := f.b.auditLog(); len(log) != 0 {
+				t.Errorf("audit: %+v, want nothing", log)
 			}
-			if strings.Contains(log[0].Result, testToken) || strings.Contains(e.Reason, testToken) {
-				t.Error("the token leaked into an error or the audit trail")
+			if n := metricValue(f.srv.metrics.refused.WithLabelValues(actionOf(c.path), e.Error)); n != 1 {
+				t.Errorf("icugate_http_mutations_refused_total{action=%q,reason=%q} = %v, want 1", actionOf(c.path), e.Error, n)
 			}
-			wantWho := "anonymous"
-			if c.code != 401 && c.code != 403 {
-				wantWho = "biomed"
-			}
-			if log[0].Who != wantWho {
-				t.Errorf("audit who = %q, want %q", log[0].Who, wantWho)
+			if strings.Contains(e.Reason, testToken) {
+				t.Error("the token leaked into an error")
 			}
 		})
 	}
+}
+
+// actionOf is the audit action of a mutating route.
+func actionOf(path string) string {
+	switch {
+	case strings.HasSuffix(path, "/maintenance"):
+		return "maintenance"
+	case strings.HasSuffix(path, "/assignment"):
+		return "assignment"
+	}
+	return "reload"
 }
 
 func TestLogLimiter(t *testing.T) {
@@ -192,5 +212,104 @@ func TestReload(t *testing.T) {
 	log := f.b.auditLog()
 	if len(log) != 3 || log[2].Action != "reload" || log[2].Status != 422 || !strings.Contains(log[2].Result, "2 problem") {
 		t.Errorf("audit: %+v", log)
+	}
+}
+
+// lineCounter counts log lines and keeps the last.
+type lineCounter struct {
+	mu    sync.Mutex
+	lines int
+	last  string
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines += bytes.Count(p, []byte("\n"))
+	c.last = string(p)
+	return len(p), nil
+}
+
+func (c *lineCounter) get() (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lines, c.last
+}
+
+// TestRefusedFloodIsCounted sends 10,000 bad PUTs (no token, a wrong one,
+// bad JSON, an unknown device) while an engineer sets maintenance: the
+// engineer's call is served and audited; the bad ones leave no audit
+// entries, a bounded number of log lines, and their counts.
+func TestRefusedFloodIsCounted(t *testing.T) {
+	const bad, workers = 10_000, 4
+	logs := &lineCounter{}
+	var clock atomic.Int64
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	clock.Store(t0.UnixNano())
+	b := newTestBackend(t)
+	srv, err := New(withToken(), b, Deps{
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{srv: srv, b: b, h: srv.Handler()}
+	kinds := []struct {
+		path, body string
+		header     []string
+		reason     string
+	}{
+		{"/api/v1/devices/vent-a1/maintenance", `{"on":true}`, nil, "missing token"},
+		{"/api/v1/devices/vent-a1/maintenance", `{"on":true}`, []string{"Authorization", "Bearer guess"}, "token not accepted"},
+		{"/api/v1/devices/vent-a1/maintenance", `{"on":true,"On":false}`, []string{"Authorization", bearer}, "bad JSON"},
+		{"/api/v1/devices/nope/maintenance", `{"on":true}`, []string{"Authorization", bearer}, "unknown device"},
+	}
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	halfway := make(chan struct{})
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= bad {
+					return
+				}
+				if i == bad/2 {
+					close(halfway)
+				}
+				k := kinds[i%int64(len(kinds))]
+				if w := f.do(t, "PUT", k.path, k.body, k.header...); w.Code < 400 || w.Code >= 500 {
+					t.Errorf("bad PUT %d: %d", i, w.Code)
+					return
+				}
+			}
+		})
+	}
+	<-halfway
+	w := f.do(t, "PUT", "/api/v1/devices/vent-a2/maintenance", `{"on":true}`, "Authorization", bearer)
+	wg.Wait()
+	if w.Code != 200 {
+		t.Fatalf("the engineer's PUT amid the flood: %d %s", w.Code, w.Body)
+	}
+	if log := b.auditLog(); len(log) != 1 || log[0].Device != "vent-a2" || log[0].Status != 200 {
+		t.Fatalf("audit trail: %d entries, want the engineer's only: %+v", len(log), log[:min(len(log), 3)])
+	}
+	for _, k := range kinds {
+		if n := metricValue(srv.metrics.refused.WithLabelValues("maintenance", k.reason)); n != bad/float64(len(kinds)) {
+			t.Errorf("refused %q: %v, want %d", k.reason, n, bad/len(kinds))
+		}
+	}
+	// One line for the applied call, at most the limiter's for the rest.
+	lines, _ := logs.get()
+	t.Logf("%d refused PUTs and one applied: %d audit entries, %d log lines", bad, len(b.auditLog()), lines)
+	if lines > 1+20 {
+		t.Errorf("%d log lines for %d refused calls", lines, bad)
+	}
+	// The next window's first line says how many were left out.
+	clock.Add(int64(time.Minute))
+	f.do(t, "PUT", "/api/v1/devices/vent-a1/maintenance", `{"on":true}`)
+	if _, last := logs.get(); !strings.Contains(last, fmt.Sprintf("suppressed=%d", bad-(lines-1))) {
+		t.Errorf("next line does not count the suppressed ones: %s", last)
 	}
 }

@@ -24,12 +24,32 @@ const (
 	// whose writes each get a deadline of their own.
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultRequestTimeout bounds serving one request, backend call
+	// included (not the event stream).
+	DefaultRequestTimeout = 10 * time.Second
+	// DefaultMaxEventClients bounds open event streams: enough for every
+	// screen of a large hospital, few enough that a reconnect storm or a
+	// misbehaving script cannot exhaust the box.
+	DefaultMaxEventClients = 256
+	// DefaultEventBuffer is how many transitions an event-stream client may
+	// fall behind before it is disconnected.
+	DefaultEventBuffer = 256
 )
 
 // Config configures the HTTP server.
 type Config struct {
-	// Listen is the address to listen on. Default 127.0.0.1:8080.
+	// Listen is the address to listen on. Default 127.0.0.1:8080. Its
+	// host, when a name, is an accepted Host (see Hosts).
 	Listen string
+	// Hosts are the host names, besides localhost and IP addresses, that
+	// requests may name in their Host header (and mutating calls in their
+	// Origin): the names the gateway is reached by, e.g.
+	// "icugate.hospital.local". Any other name is refused with 421 on
+	// every route but /healthz, which defeats DNS rebinding: a web page
+	// whose name an attacker points at the gateway's address still sends
+	// its own name as the Host. Compared without case, port or trailing
+	// dot.
+	Hosts []string
 	// Tokens are the API tokens accepted for mutating calls. With none,
 	// mutating calls are open (and audited as "anonymous").
 	Tokens []Token
@@ -41,9 +61,22 @@ type Config struct {
 	Retry time.Duration
 	// MaxBodyBytes bounds request bodies. Default 64 KiB.
 	MaxBodyBytes int64
-	// WriteTimeout bounds writing a response (not the event stream).
-	// Default 30s.
+	// WriteTimeout bounds each write of an event stream, and writing any
+	// other response (then never less than RequestTimeout plus a margin,
+	// so that a timed-out request still gets its answer). Default 30s.
 	WriteTimeout time.Duration
+	// RequestTimeout bounds serving one request (every route but the
+	// event stream). A backend call gets a context with this deadline; a
+	// mutating call the backend did not confirm in time is answered 503.
+	// Default 10s.
+	RequestTimeout time.Duration
+	// MaxEventClients bounds open event streams; beyond it GET
+	// /api/v1/events is answered 503 with Retry-After. Default 256.
+	MaxEventClients int
+	// EventBuffer is how many transitions a stream client may fall behind
+	// before it is disconnected (it reconnects and starts again from a
+	// fresh snapshot). Default 256.
+	EventBuffer int
 	// ShutdownTimeout bounds a graceful shutdown in Run. Default 10s.
 	ShutdownTimeout time.Duration
 }
@@ -75,13 +108,18 @@ type Deps struct {
 
 // Server is the HTTP API and dashboard server.
 type Server struct {
-	cfg     Config
-	backend Backend
-	log     *slog.Logger
-	now     func() time.Time
-	metrics *metrics
-	handler http.Handler
-	csrf    *http.CrossOriginProtection
+	cfg Config
+	// replyTimeout bounds a response but the event stream, from the start
+	// of the request: room for the handler's time and the backstop's.
+	replyTimeout time.Duration
+	backend      Backend
+	log          *slog.Logger
+	now          func() time.Time
+	metrics      *metrics
+	handler      http.Handler
+	csrf         *http.CrossOriginProtection
+	hosts        *hostPolicy
+	streams      *eventHub
 	// logs rate-limits the log lines a client can cause.
 	logs *logLimiter
 }
@@ -104,8 +142,21 @@ func New(cfg Config, backend Backend, deps Deps) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.MaxEventClients <= 0 {
+		cfg.MaxEventClients = DefaultMaxEventClients
+	}
+	if cfg.EventBuffer <= 0 {
+		cfg.EventBuffer = DefaultEventBuffer
+	}
+	hosts, err := newHostPolicy(cfg.Listen, cfg.Hosts)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
@@ -146,13 +197,16 @@ func New(cfg Config, backend Backend, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:     cfg,
-		backend: backend,
-		log:     deps.Logger,
-		now:     deps.Now,
-		metrics: m,
-		csrf:    http.NewCrossOriginProtection(),
-		logs:    newLogLimiter(20, time.Minute),
+		cfg:          cfg,
+		replyTimeout: max(cfg.WriteTimeout, cfg.RequestTimeout+timeoutGrace+time.Second),
+		backend:      backend,
+		log:          deps.Logger,
+		now:          deps.Now,
+		metrics:      m,
+		csrf:         http.NewCrossOriginProtection(),
+		hosts:        hosts,
+		streams:      newEventHub(backend, m, cfg.MaxEventClients, cfg.EventBuffer),
+		logs:         newLogLimiter(20, time.Minute),
 	}
 	dash, err := dashboard()
 	if err != nil {
@@ -166,25 +220,35 @@ func New(cfg Config, backend Backend, deps Deps) (*Server, error) {
 // another server.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// routes mounts every route. All but the event stream are bounded (see
+// bounded); the stream lives as long as its client listens and bounds
+// each write instead.
 func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.instrument, s.securityHeaders)
-	r.Get("/healthz", s.healthz)
-	r.Get("/readyz", s.readyz)
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}))
+	r.Use(s.recoverer, s.instrument, s.securityHeaders, s.checkHost)
+	r.Group(func(r chi.Router) {
+		r.Use(s.bounded)
+		r.Get("/healthz", s.healthz)
+		r.Get("/readyz", s.readyz)
+		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}))
+		r.Handle("/*", dash)
+	})
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Get("/site", s.getSite)
-		r.Get("/devices", s.listDevices)
-		r.Get("/devices/{id}", s.getDevice)
-		r.Get("/beds", s.listBeds)
-		r.Get("/capacity", s.getCapacity)
-		r.Get("/capacity/fhir", s.getCapacityFHIR)
 		r.Get("/events", s.events)
-		r.Put("/devices/{id}/maintenance", s.putMaintenance)
-		r.Put("/devices/{id}/assignment", s.putAssignment)
-		r.Post("/reload", s.postReload)
+		r.Group(func(r chi.Router) {
+			r.Use(s.bounded)
+			r.Get("/site", s.getSite)
+			r.Get("/devices", s.listDevices)
+			r.Get("/devices/{id}", s.getDevice)
+			r.Get("/beds", s.listBeds)
+			r.Get("/capacity", s.getCapacity)
+			r.Get("/capacity/fhir", s.getCapacityFHIR)
+			r.Put("/devices/{id}/maintenance", s.putMaintenance)
+			r.Put("/devices/{id}/assignment", s.putAssignment)
+			r.Post("/reload", s.postReload)
+		})
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "not found", fmt.Sprintf("%s %s: no such API route", r.Method, r.URL.Path))
 		})
@@ -192,7 +256,6 @@ func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
 			writeError(w, http.StatusMethodNotAllowed, "method not allowed", fmt.Sprintf("%s %s: method not allowed", r.Method, r.URL.Path))
 		})
 	})
-	r.Handle("/*", dash)
 	return r
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
 	"github.com/icugate/icugate/pipeline"
@@ -40,24 +42,57 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 
 func withToken() Config { return Config{Tokens: []Token{{Name: "biomed", Secret: testToken}}} }
 
-// do serves one request; header pairs follow the body.
-func (f *fixture) do(t *testing.T, method, path, body string, header ...string) *httptest.ResponseRecorder {
-	t.Helper()
+// testHost is the Host of the fixture's requests: the gateway as its
+// dashboard on the same machine reaches it.
+const testHost = "localhost:8080"
+
+// newRequest is a request to the fixture from a peer on the LAN; header
+// pairs follow the body ("Host" sets the Host).
+func newRequest(ctx context.Context, method, path, body string, header ...string) *http.Request {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	r := httptest.NewRequest(method, path, rd)
+	r := httptest.NewRequestWithContext(ctx, method, path, rd)
 	r.RemoteAddr = "192.0.2.7:41000"
+	r.Host = testHost
 	for i := 0; i+1 < len(header); i += 2 {
+		if http.CanonicalHeaderKey(header[i]) == "Host" {
+			r.Host = header[i+1]
+			continue
+		}
 		r.Header.Set(header[i], header[i+1])
 	}
+	return r
+}
+
+// do serves one request; header pairs follow the body.
+func (f *fixture) do(t testing.TB, method, path, body string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
 	w := httptest.NewRecorder()
-	f.h.ServeHTTP(w, r)
+	f.h.ServeHTTP(w, newRequest(context.Background(), method, path, body, header...))
 	return w
 }
 
-func decode[T any](t *testing.T, w *httptest.ResponseRecorder) T {
+// metricValue sums the samples of a counter or gauge, or of a vector of
+// them.
+func metricValue(c prometheus.Collector) float64 {
+	ch := make(chan prometheus.Metric)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
+	var sum float64
+	for m := range ch {
+		var d dto.Metric
+		if err := m.Write(&d); err == nil {
+			sum += d.GetCounter().GetValue() + d.GetGauge().GetValue()
+		}
+	}
+	return sum
+}
+
+func decode[T any](t testing.TB, w *httptest.ResponseRecorder) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {

@@ -116,6 +116,9 @@ type testBackend struct {
 	ready    error
 	// reload is what Reload returns.
 	reload error
+	// subBuffer is each subscription's buffer; default 64 (the gateway's
+	// is 1,024).
+	subBuffer int
 }
 
 func newTestBackend(tb testing.TB) *testBackend {
@@ -258,7 +261,11 @@ func (b *testBackend) Reload(ctx context.Context) error {
 }
 
 func (b *testBackend) Subscribe(ctx context.Context) <-chan pipeline.Transition {
-	ch := make(chan pipeline.Transition, 64)
+	n := b.subBuffer
+	if n == 0 {
+		n = 64
+	}
+	ch := make(chan pipeline.Transition, n)
 	b.mu.Lock()
 	b.subs[ch] = struct{}{}
 	b.mu.Unlock()

@@ -21,13 +21,19 @@ const anonymous = "anonymous"
 
 // authenticate decides who makes a mutating call. It refuses cross-origin
 // browser requests (a page elsewhere must not drive the gateway through an
-// engineer's browser; net/http's CrossOriginProtection judges by
-// Sec-Fetch-Site, else Origin against Host) and, when tokens are
-// configured, requires one of them as a bearer token: 401 when none is
-// presented, 403 when it is wrong. Tokens are compared as SHA-256 digests
-// in constant time, over every configured token, so timing reveals
-// neither a prefix nor a length.
+// engineer's browser): an Origin that does not name this gateway (see
+// hostPolicy; this also covers a rebound name whose requests claim to be
+// same-origin), then net/http's CrossOriginProtection, which judges by
+// Sec-Fetch-Site, else Origin against Host. When tokens are configured it
+// requires one of them as a bearer token: 401 when none is presented, 403
+// when it is wrong. Tokens are compared as SHA-256 digests in constant
+// time, over every configured token, so timing reveals neither a prefix
+// nor a length.
 func (s *Server) authenticate(r *http.Request) (string, *requestError) {
+	if o := r.Header.Get("Origin"); o != "" && !s.hosts.originAllowed(o) {
+		return anonymous, &requestError{http.StatusForbidden, "cross-origin request refused",
+			fmt.Sprintf("%s %s: origin %q is not this gateway (it answers to %s)", r.Method, r.URL.Path, clip(o), s.hosts.accepted())}
+	}
 	if err := s.csrf.Check(r); err != nil {
 		return anonymous, &requestError{http.StatusForbidden, "cross-origin request refused",
 			fmt.Sprintf("%s %s: %v (origin %q, this gateway %s)", r.Method, r.URL.Path, err, clip(r.Header.Get("Origin")), r.Host)}
@@ -71,7 +77,15 @@ func clip(s string) string {
 }
 
 // call is one mutating request being served; finish and fail answer it
-// and write its audit entry, so that no path can skip the audit.
+// and account for it, so that no path can skip the audit.
+//
+// What is written to the durable audit trail (Backend.Audit, an fsync
+// each) is every call that reached the backend: applied, refused by it
+// (a rejected config) or failed there. A call refused before that (no or
+// a wrong token, a foreign origin, a bad body, an unknown device) changed
+// nothing; it is counted by action and reason and logged at a bounded
+// rate instead, so that a flood of bad requests can neither fill the
+// disk nor hold up the calls that matter.
 type call struct {
 	s      *Server
 	w      http.ResponseWriter
@@ -80,6 +94,8 @@ type call struct {
 	action string
 	device string
 	detail string
+	// reached is set once the backend has been asked.
+	reached bool
 }
 
 func (s *Server) newCall(w http.ResponseWriter, r *http.Request, action string) *call {
@@ -91,15 +107,15 @@ func (c *call) audit(status int, result string) {
 		Time: c.s.now(), Who: c.who, Remote: c.r.RemoteAddr, Action: c.action,
 		Device: c.device, Detail: c.detail, Status: status, Result: result,
 	})
-	outcome := "accepted"
-	if status >= 400 {
-		outcome = "rejected"
-	}
-	c.s.metrics.audits.WithLabelValues(c.action, outcome).Inc()
 }
 
 func (c *call) fail(e *requestError, problems ...string) {
-	c.audit(e.code, e.what+": "+e.reason)
+	c.s.metrics.mutations.WithLabelValues(c.action, "rejected").Inc()
+	if c.reached || e.code >= 500 {
+		c.audit(e.code, e.what+": "+e.reason)
+	} else {
+		c.s.metrics.refused.WithLabelValues(c.action, e.what).Inc()
+	}
 	if ok, suppressed := c.s.logs.allow(c.s.now()); ok || e.code >= 500 {
 		lvl := c.s.log.Info
 		if e.code >= 500 {
@@ -115,14 +131,22 @@ func (c *call) fail(e *requestError, problems ...string) {
 }
 
 func (c *call) finish(v any) {
+	c.s.metrics.mutations.WithLabelValues(c.action, "accepted").Inc()
 	c.audit(http.StatusOK, "ok")
 	c.s.log.Info("api call applied", "action", c.action, "device", c.device, "detail", c.detail,
 		"who", c.who, "remote", c.r.RemoteAddr)
 	writeJSON(c.w, http.StatusOK, v)
 }
 
+// ctx is the context for the backend call; asking for it marks the call
+// as having reached the backend.
+func (c *call) ctx() context.Context {
+	c.reached = true
+	return c.r.Context()
+}
+
 // begin authenticates and decodes the body into v (when v is not nil).
-// It returns false after answering and auditing a rejection.
+// It returns false after answering and accounting for a rejection.
 func (c *call) begin(v any) bool {
 	who, rerr := c.s.authenticate(c.r)
 	c.who = who
@@ -142,13 +166,17 @@ func (c *call) begin(v any) bool {
 
 // backendError maps an error of the backend to a response: unknown
 // things to notFound (404 for the device in the path, 422 for a target in
-// the body), a cancelled request to 503, the rest to 500.
+// the body), ErrUnavailable and a call the backend did not confirm within
+// RequestTimeout (or whose client left) to 503, the rest to 500.
 func backendError(err error, notFound int, what string) *requestError {
 	switch {
 	case errors.Is(err, pipeline.ErrUnknown):
 		return &requestError{notFound, what, err.Error()}
+	case errors.Is(err, ErrUnavailable):
+		return &requestError{http.StatusServiceUnavailable, "temporarily unavailable", err.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return &requestError{http.StatusServiceUnavailable, "gateway busy", err.Error()}
+		return &requestError{http.StatusServiceUnavailable, "gateway busy",
+			fmt.Sprintf("the gateway did not confirm the change in time (%v); it may still take effect: check before repeating it", err)}
 	}
 	return &requestError{http.StatusInternalServerError, "not applied", err.Error()}
 }
@@ -192,7 +220,7 @@ func (s *Server) putMaintenance(w http.ResponseWriter, r *http.Request) {
 		c.fail(s.unknownDevice(c))
 		return
 	}
-	if err := s.backend.SetMaintenance(r.Context(), c.device, *body.On, c.who); err != nil {
+	if err := s.backend.SetMaintenance(c.ctx(), c.device, *body.On, c.who); err != nil {
 		c.fail(backendError(err, http.StatusNotFound, "unknown device"))
 		return
 	}
@@ -224,7 +252,7 @@ func (s *Server) putAssignment(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("%s %s: field \"at\": %q is neither a bed nor a pool of this site", r.Method, r.URL.Path, to)})
 		return
 	}
-	if err := s.backend.Move(r.Context(), c.device, *body.At, c.who); err != nil {
+	if err := s.backend.Move(c.ctx(), c.device, *body.At, c.who); err != nil {
 		c.fail(backendError(err, http.StatusUnprocessableEntity, "unknown bed or pool"))
 		return
 	}
@@ -258,9 +286,14 @@ func (s *Server) postReload(w http.ResponseWriter, r *http.Request) {
 	if !c.begin(v) {
 		return
 	}
-	if err := s.backend.Reload(r.Context()); err != nil {
+	if err := s.backend.Reload(c.ctx()); err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			c.fail(&requestError{http.StatusServiceUnavailable, "temporarily unavailable", err.Error()})
+			return
+		}
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			c.fail(&requestError{http.StatusServiceUnavailable, "reload interrupted", err.Error()})
+			c.fail(&requestError{http.StatusServiceUnavailable, "reload interrupted",
+				fmt.Sprintf("the gateway did not finish the reload in time (%v); it may still take effect: check before repeating it", err)})
 			return
 		}
 		problems := nonEmptyLines(err.Error())

@@ -266,6 +266,17 @@ type Report struct {
 type HTTP struct {
 	Listen    string `yaml:"listen"`     // default 127.0.0.1:8080
 	TokenFile string `yaml:"token_file"` // or env ICUGATE_API_TOKEN
+	// Hosts are the host names the gateway is reached by (e.g.
+	// icugate.hospital.local), besides localhost, IP addresses and the
+	// listen host, which are always accepted. A request naming any other
+	// host is refused (421): the defence against DNS rebinding.
+	Hosts []string `yaml:"hosts"`
+	// RequestTimeout bounds serving one request, a change the engine
+	// must confirm included (503 beyond). 0: 10s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// MaxEventClients bounds open event streams (dashboards); beyond it
+	// a new one is refused with 503 and Retry-After. 0: 256.
+	MaxEventClients int `yaml:"max_event_clients"`
 }
 
 // Log configures logging.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -173,6 +174,15 @@ func (l *loader) validateOutputs() {
 	if err := checkHostPort(s.HTTP.Listen); err != nil {
 		l.at(d.line("http", "listen"), "http.listen %q: %v", s.HTTP.Listen, err)
 	}
+	for i, h := range s.HTTP.Hosts {
+		if (len(h) > 253 || !hostNamePattern.MatchString(h)) && net.ParseIP(strings.Trim(h, "[]")) == nil {
+			l.at(d.line("http", "hosts", i), "http.hosts %q: want a host name such as icugate.hospital.local, without scheme, port, path or wildcard", h)
+		}
+	}
+	l.nonNegative(&s.HTTP.RequestTimeout, "http", "request_timeout")
+	if s.HTTP.MaxEventClients < 0 {
+		l.at(d.line("http", "max_event_clients"), "http.max_event_clients must not be negative (0 means the default, 256)")
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, s.Log.Level) {
 		l.at(d.line("log", "level"), "log.level %q: want debug, info, warn or error", s.Log.Level)
 	}
@@ -180,6 +190,11 @@ func (l *loader) validateOutputs() {
 		l.at(d.line("log", "format"), "log.format %q: want text or json", s.Log.Format)
 	}
 }
+
+// hostNamePattern is a DNS host name: dot-separated labels of letters,
+// digits, hyphens and underscores, not starting or ending with a hyphen,
+// optionally ending with a dot.
+var hostNamePattern = regexp.MustCompile(`^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$`)
 
 // checkHostPort accepts host:port with a numeric port (host may be empty
 // for all interfaces).
