@@ -21,6 +21,11 @@ func TestMaintenanceOnFullStateStore(t *testing.T) {
 	data := tmpfstest.Mount(t, 1<<20)
 	g, _ := startGateway(t, site, path, data)
 	dev := site.Devices[0].ID
+	for deadline := time.Now().Add(10 * time.Second); g.Ready() != nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("gateway not ready within 10s")
+		}
+	}
 	filler := tmpfstest.Fill(t, data)
 	// Each flag carries a long "by", so the store soon needs pages the
 	// disk does not have.
