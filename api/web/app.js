@@ -70,6 +70,7 @@ function onSnapshot(s) {
 // A transition is applied at once to what it names, then the authoritative
 // documents are re-fetched (debounced) so counts and evidence follow.
 function onTransition(tr) {
+  transitionsSeen++;
   if (tr.type === "device" || tr.type === "move") {
     const d = model.devices.get(tr.id);
     if (d) {
@@ -94,8 +95,12 @@ function onTransition(tr) {
 // already applied is dropped, so older data never overwrites newer.
 let refreshStarted = 0;
 let refreshApplied = 0;
+// transitionsSeen counts live transitions: a device list fetched while one
+// arrived may predate it, so it is fetched again rather than trusted.
+let transitionsSeen = 0;
 async function refresh(all) {
   const seq = ++refreshStarted;
+  const seen = transitionsSeen;
   try {
     const [cap, beds, devs] = await Promise.all([
       getJSON("api/v1/capacity"), getJSON("api/v1/beds"), all ? getJSON("api/v1/devices") : null]);
@@ -105,6 +110,7 @@ async function refresh(all) {
     model.beds = beds.beds;
     model.asOf = cap.as_of;
     if (devs) setDevices(devs.devices);
+    if (devs && seen !== transitionsSeen) refreshAllSoon();
     model.loadError = "";
   } catch (e) {
     model.loadError = t("err.load", { what: "", error: e.message });
