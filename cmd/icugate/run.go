@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -29,8 +30,33 @@ func runGateway(args []string) int {
 	dataDir := fs.String("data", "", "data directory for the state store (default: the outbox dir's parent)")
 	level := fs.String("log-level", "", "log level: debug, info, warn, error (default: the config's log.level)")
 	format := fs.String("log-format", "", "log format: text or json (default: the config's log.format)")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (for diagnosing load; go tool pprof reads it)")
+	memProfile := fs.String("memprofile", "", "write a Go heap profile to this file when the gateway stops")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "icugate: -cpuprofile:", err)
+			return 2
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if *memProfile != "" {
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err == nil {
+				err = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "icugate: -memprofile:", err)
+			}
+		}()
 	}
 	site, err := config.Load(*sitePath)
 	if err != nil {

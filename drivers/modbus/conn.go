@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	gb "github.com/goburrow/modbus"
@@ -25,24 +24,35 @@ type conn interface {
 	close()
 }
 
-// dial opens a connection for a device's transport.
+// dial opens a connection for a device's transport, resolving host names
+// with the default resolver.
 func dial(ctx context.Context, m *config.ModbusDevice, timeout time.Duration) (conn, error) {
+	return dialWith(ctx, nil, m, timeout)
+}
+
+// dialWith is dial with a resolver of its own (nil: the default). It runs
+// on the goroutine of the connection it opens.
+func dialWith(ctx context.Context, r *net.Resolver, m *config.ModbusDevice, timeout time.Duration) (conn, error) {
 	switch {
 	case m.RTU != nil:
 		return openSerial(m.RTU, timeout)
 	case m.RTUOverTCP != "":
-		nc, err := dialNet(ctx, m.RTUOverTCP, timeout)
+		nc, err := dialNet(ctx, r, m.RTUOverTCP, timeout)
 		if err != nil {
 			return nil, err
 		}
 		return newRTUConn(netLine{nc}, rtuOverTCPQuiet, 0, timeout), nil
 	default:
-		return dialTCP(ctx, m.Address, timeout)
+		nc, err := dialNet(ctx, r, m.Address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return newTCPConn(netLine{nc}, m.Address, timeout), nil
 	}
 }
 
-func dialNet(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
+func dialNet(ctx context.Context, r *net.Resolver, addr string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout, Resolver: r}
 	return d.DialContext(ctx, "tcp", addr)
 }
 
@@ -133,25 +143,15 @@ func classify(err error, r Request) error {
 	return err
 }
 
-// dialTCP opens a Modbus TCP connection: goburrow's TCP packager (MBAP
+// newTCPConn is a Modbus TCP connection: goburrow's TCP packager (MBAP
 // header, transaction id, and its checks of transaction, protocol and
 // unit id) over our transporter. goburrow's own TCP transporter is not
 // used: it keeps the connection after errors, ignores the context when
 // dialling, runs an idle timer goroutine, and reads every answer in two
-// reads (a system call more per poll, which at 2,000 polls a second is
-// most of the driver's CPU budget).
-func dialTCP(ctx context.Context, addr string, timeout time.Duration) (conn, error) {
-	nc, err := dialNet(ctx, addr, timeout)
-	if err != nil {
-		return nil, err
-	}
-	return newTCPConn(netLine{nc}, addr, timeout), nil
-}
-
+// reads (a system call more per poll).
 func newTCPConn(ln line, addr string, timeout time.Duration) *clientConn {
 	h := gb.NewTCPClientHandler(addr)
 	t := &tcpTransporter{ln: ln, timeout: timeout}
-	t.useRaw()
 	c := &clientConn{
 		setUnit:    func(u byte) { h.SlaveId = u },
 		setTimeout: func(d time.Duration) { t.timeout = d },
@@ -174,10 +174,6 @@ type tcpTransporter struct {
 	timeout  time.Duration
 	deadline time.Time // armed on ln
 	buf      [mbapMax]byte
-	// Raw socket path (tcpraw.go), when ln offers one.
-	rc   syscall.RawConn
-	onFD func(fd uintptr) bool
-	st   rawSend
 }
 
 // deadlineSlack is how much later than its timeout a request may time
@@ -197,9 +193,6 @@ func (t *tcpTransporter) Send(req []byte) ([]byte, error) {
 	if left := t.deadline.Sub(now); left < t.timeout || left > t.timeout+deadlineSlack(t.timeout) {
 		t.deadline = now.Add(t.timeout + deadlineSlack(t.timeout))
 		_ = t.ln.SetDeadline(t.deadline)
-	}
-	if t.rc != nil {
-		return t.sendRaw(req)
 	}
 	if _, err := t.ln.Write(req); err != nil {
 		return nil, err
@@ -252,49 +245,6 @@ func framedMBAP(b []byte) (int, bool, error) {
 		return 0, false, &FrameError{Detail: fmt.Sprintf("MBAP length %d outside 2..%d", l, mbapMax-6)}
 	}
 	return 6 + l, len(b) >= 6+l, nil
-}
-
-// readOnly reports whether fc is one of the read functions, the only ones
-// the driver sends.
-func readOnly(fc byte) bool {
-	switch fc {
-	case fcReadCoils, fcReadDiscreteInputs, fcReadHolding, fcReadInput:
-		return true
-	}
-	return false
-}
-
-// validateAnswer validates a whole answer to req and returns its data bytes:
-// the packager's checks (transaction, protocol and unit id, length), then
-// those goburrow's client makes (function code or exception, byte count),
-// then the byte count against the quantity asked. It is the event loop's
-// equivalent of clientConn.read, with the same error types.
-func validateAnswer(pk gb.Packager, req, resp []byte, r Request) ([]byte, error) {
-	if err := pk.Verify(req, resp); err != nil {
-		return nil, err
-	}
-	pdu, err := pk.Decode(resp)
-	if err != nil {
-		return nil, err
-	}
-	if pdu.FunctionCode != r.Function {
-		me := &gb.ModbusError{FunctionCode: pdu.FunctionCode}
-		if len(pdu.Data) > 0 {
-			me.ExceptionCode = pdu.Data[0]
-		}
-		return nil, classify(me, r)
-	}
-	if len(pdu.Data) == 0 {
-		return nil, &FrameError{Detail: "response data is empty"}
-	}
-	if count, length := int(pdu.Data[0]), len(pdu.Data)-1; count != length {
-		return nil, &FrameError{Detail: fmt.Sprintf("response data size %d does not match count %d", length, count)}
-	}
-	data := pdu.Data[1:]
-	if err := r.checkDataBytes(data); err != nil {
-		return nil, err
-	}
-	return data, nil
 }
 
 // answer returns the complete answer of n bytes, refusing more than want.

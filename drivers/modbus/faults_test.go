@@ -40,9 +40,9 @@ func checkIdentity(t *testing.T, p *config.Profile, i int, recs []record) (ok, f
 // TestFiftyDevicesWithFaults polls 50 simulated devices, 5 units per
 // address; on one address sit a dead unit, a unit answering every third
 // request late and a unit answering with exceptions, next to healthy ones.
-func TestFiftyDevicesWithFaults(t *testing.T) { eachPath(t, testFiftyDevicesWithFaults) }
+func TestFiftyDevicesWithFaults(t *testing.T) { testFiftyDevicesWithFaults(t) }
 
-func testFiftyDevicesWithFaults(t *testing.T, workers bool) {
+func testFiftyDevicesWithFaults(t *testing.T) {
 	const (
 		n        = 50
 		interval = 250 * time.Millisecond
@@ -72,7 +72,7 @@ func testFiftyDevicesWithFaults(t *testing.T, workers bool) {
 	must(t, sim.SetFaults(site.Devices[late].ID, simulator.Faults{Late: true, LateEvery: 3}))
 	must(t, sim.SetFaults(site.Devices[exc].ID, simulator.Faults{Exception: true}))
 
-	drv, err := modbus.New(site, modbus.Options{GoroutinePerConnection: workers, MaxUnitBackoff: time.Second})
+	drv, err := modbus.New(site, modbus.Options{MaxUnitBackoff: time.Second})
 	must(t, err)
 	col := newCollector()
 	stop := runDriver(t, drv, col)
@@ -191,9 +191,9 @@ func TestRTUOverTCP(t *testing.T) {
 
 // TestConnectionCap puts six devices on one address and counts the
 // connections the server sees.
-func TestConnectionCap(t *testing.T) { eachPath(t, testConnectionCap) }
+func TestConnectionCap(t *testing.T) { testConnectionCap(t) }
 
-func testConnectionCap(t *testing.T, workers bool) {
+func testConnectionCap(t *testing.T) {
 	for _, maxConns := range []int{1, 2} {
 		t.Run(fmt.Sprint("max_conns=", maxConns), func(t *testing.T) {
 			p := statusProfile(t)
@@ -202,7 +202,7 @@ func testConnectionCap(t *testing.T, workers bool) {
 				return config.ModbusDevice{Address: addr, UnitID: 1 + i, Interval: 50 * time.Millisecond, Timeout: time.Second, MaxConns: maxConns}
 			})
 			sim := startSim(t, site, simulator.Options{})
-			drv, err := modbus.New(site, modbus.Options{GoroutinePerConnection: workers})
+			drv, err := modbus.New(site, modbus.Options{})
 			must(t, err)
 			col := newCollector()
 			stop := runDriver(t, drv, col)
@@ -222,9 +222,9 @@ func testConnectionCap(t *testing.T, workers bool) {
 
 // TestReconnectAfterServerRestart stops the simulator, checks devices go
 // failing, starts a new one on the same addresses and checks they recover.
-func TestReconnectAfterServerRestart(t *testing.T) { eachPath(t, testReconnectAfterServerRestart) }
+func TestReconnectAfterServerRestart(t *testing.T) { testReconnectAfterServerRestart(t) }
 
-func testReconnectAfterServerRestart(t *testing.T, workers bool) {
+func testReconnectAfterServerRestart(t *testing.T) {
 	p := statusProfile(t)
 	tcp, rtu := freeAddr(t), freeAddr(t)
 	site := testSite(p, 2, func(i int) config.ModbusDevice {
@@ -234,7 +234,7 @@ func testReconnectAfterServerRestart(t *testing.T, workers bool) {
 		return config.ModbusDevice{RTUOverTCP: rtu, UnitID: 1, Interval: 100 * time.Millisecond, Timeout: 200 * time.Millisecond}
 	})
 	sim := startSim(t, site, simulator.Options{})
-	drv, err := modbus.New(site, modbus.Options{GoroutinePerConnection: workers})
+	drv, err := modbus.New(site, modbus.Options{})
 	must(t, err)
 	col := newCollector()
 	stop := runDriver(t, drv, col)
@@ -263,9 +263,9 @@ func testReconnectAfterServerRestart(t *testing.T, workers bool) {
 
 // TestCloseFault has the device drop the connection instead of answering
 // (TCP and RTU over TCP): polls fail as "reset", and recover once it stops.
-func TestCloseFault(t *testing.T) { eachPath(t, testCloseFault) }
+func TestCloseFault(t *testing.T) { testCloseFault(t) }
 
-func testCloseFault(t *testing.T, workers bool) {
+func testCloseFault(t *testing.T) {
 	p := statusProfile(t)
 	tcp, rtu := freeAddr(t), freeAddr(t)
 	site := testSite(p, 2, func(i int) config.ModbusDevice {
@@ -278,7 +278,7 @@ func testCloseFault(t *testing.T, workers bool) {
 	for i := range site.Devices {
 		must(t, sim.SetFaults(site.Devices[i].ID, simulator.Faults{Close: true}))
 	}
-	drv, err := modbus.New(site, modbus.Options{GoroutinePerConnection: workers})
+	drv, err := modbus.New(site, modbus.Options{})
 	must(t, err)
 	col := newCollector()
 	stop := runDriver(t, drv, col)
@@ -331,16 +331,16 @@ func testCloseFault(t *testing.T, workers bool) {
 // TestRangeErrorNeverStoresNumber serves a value outside its plausible
 // range: the observation is an error naming the value and the likely
 // cause, with no values.
-func TestRangeErrorNeverStoresNumber(t *testing.T) { eachPath(t, testRangeErrorNeverStoresNumber) }
+func TestRangeErrorNeverStoresNumber(t *testing.T) { testRangeErrorNeverStoresNumber(t) }
 
-func testRangeErrorNeverStoresNumber(t *testing.T, workers bool) {
+func testRangeErrorNeverStoresNumber(t *testing.T) {
 	p := statusProfile(t)
 	site := testSite(p, 1, func(int) config.ModbusDevice {
 		return config.ModbusDevice{Address: freeAddr(t), UnitID: 1, Interval: 50 * time.Millisecond, Timeout: time.Second}
 	})
 	sim := startSim(t, site, simulator.Options{})
 	must(t, sim.SetValues("dev-00", map[string]any{"ident": identOf(0), "pressure": 1e6}))
-	drv, err := modbus.New(site, modbus.Options{GoroutinePerConnection: workers})
+	drv, err := modbus.New(site, modbus.Options{})
 	must(t, err)
 	col := newCollector()
 	stop := runDriver(t, drv, col)

@@ -162,10 +162,3 @@ func runDriver(t testing.TB, d interface {
 	t.Cleanup(stop)
 	return stop
 }
-
-// eachPath runs a test with the event loop (the default for Modbus TCP)
-// and with a goroutine per connection: both paths must behave alike.
-func eachPath(t *testing.T, test func(t *testing.T, workers bool)) {
-	t.Run("event-loop", func(t *testing.T) { test(t, false) })
-	t.Run("goroutine-per-connection", func(t *testing.T) { test(t, true) })
-}

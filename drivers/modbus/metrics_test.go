@@ -14,9 +14,9 @@ import (
 // TestMetricsAndCloseAfterPoll checks the poll and error counters by
 // device and reason, the device filter, and that close_after_poll opens a
 // connection per poll.
-func TestMetricsAndCloseAfterPoll(t *testing.T) { eachPath(t, testMetricsAndCloseAfterPoll) }
+func TestMetricsAndCloseAfterPoll(t *testing.T) { testMetricsAndCloseAfterPoll(t) }
 
-func testMetricsAndCloseAfterPoll(t *testing.T, workers bool) {
+func testMetricsAndCloseAfterPoll(t *testing.T) {
 	p := statusProfile(t)
 	addr := freeAddr(t)
 	site := testSite(p, 3, func(i int) config.ModbusDevice {
@@ -25,7 +25,7 @@ func testMetricsAndCloseAfterPoll(t *testing.T, workers bool) {
 	sim := startSim(t, site, simulator.Options{})
 	must(t, sim.SetFaults(site.Devices[1].ID, simulator.Faults{Exception: true}))
 	reg := prometheus.NewRegistry()
-	drv, err := modbus.New(site, modbus.Options{GoroutinePerConnection: workers, Registerer: reg, Devices: func(d *config.Device) bool { return d.ID != "dev-02" }})
+	drv, err := modbus.New(site, modbus.Options{Registerer: reg, Devices: func(d *config.Device) bool { return d.ID != "dev-02" }})
 	must(t, err)
 	if got := drv.Devices(); len(got) != 2 {
 		t.Fatalf("device filter: polling %v", got)
