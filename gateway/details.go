@@ -18,7 +18,7 @@ const historyLen = 256
 // engine loop, read by API handlers.
 type details struct {
 	mu      sync.RWMutex
-	values  map[string]DeviceValues
+	values  map[string]*rawValues
 	history map[string][]pipeline.Transition
 	// base is usage accumulated in earlier runs, by device and state.
 	base map[string]map[string]float64
@@ -45,36 +45,53 @@ type ValueEntry struct {
 
 func newDetails() *details {
 	return &details{
-		values:  map[string]DeviceValues{},
+		values:  map[string]*rawValues{},
 		history: map[string][]pipeline.Transition{},
 		base:    map[string]map[string]float64{},
 	}
 }
 
-// setValues records a device's last values. Clinical values are kept out
-// unless their profile marks them and the site enables clinical data,
-// which the caller checks through the profile passed.
+// rawValues are a device's last samples as the driver decoded them. They
+// are copied into the same slice on every poll (no allocation per poll)
+// and turned into DeviceValues only when the device page asks.
+type rawValues struct {
+	t    time.Time
+	prof *config.Profile
+	vals []config.Sample
+}
+
+// setValues records a device's last values.
 func (d *details) setValues(dev string, prof *config.Profile, vals []config.Sample, t time.Time) {
-	d.mu.RLock()
-	prev, ok := d.values[dev]
-	d.mu.RUnlock()
-	if ok && prev.Time.Equal(t) {
-		return
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rv := d.values[dev]
+	if rv == nil {
+		rv = &rawValues{}
+		d.values[dev] = rv
 	}
-	out := DeviceValues{Time: t, Values: make([]ValueEntry, 0, len(prof.Values))}
-	for i := range prof.Values {
-		if i >= len(vals) {
+	rv.t, rv.prof = t, prof
+	rv.vals = append(rv.vals[:0], vals...)
+}
+
+// valuesOf builds a device's DeviceValues. Clinical values are kept out
+// unless their profile marks them and the site enables clinical data,
+// which the caller of setValues checks through the profile passed.
+func (rv *rawValues) valuesOf() DeviceValues {
+	if rv == nil {
+		return DeviceValues{}
+	}
+	out := DeviceValues{Time: rv.t, Values: make([]ValueEntry, 0, len(rv.prof.Values))}
+	for i := range rv.prof.Values {
+		if i >= len(rv.vals) {
 			break
 		}
-		v := &prof.Values[i]
+		v := &rv.prof.Values[i]
 		if v.Clinical {
 			continue
 		}
-		out.Values = append(out.Values, ValueEntry{Name: v.Name, Value: vals[i].Num, Text: vals[i].Str, Unit: v.Unit, MDC: v.MDC})
+		out.Values = append(out.Values, ValueEntry{Name: v.Name, Value: rv.vals[i].Num, Text: rv.vals[i].Str, Unit: v.Unit, MDC: v.MDC})
 	}
-	d.mu.Lock()
-	d.values[dev] = out
-	d.mu.Unlock()
+	return out
 }
 
 func (d *details) addHistory(ts []pipeline.Transition) {
@@ -93,7 +110,7 @@ func (d *details) get(dev string) (DeviceValues, []pipeline.Transition) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	h := d.history[dev]
-	return d.values[dev], append([]pipeline.Transition(nil), h...)
+	return d.values[dev].valuesOf(), append([]pipeline.Transition(nil), h...)
 }
 
 func (d *details) setBaseUsage(u map[string]map[string]float64) {

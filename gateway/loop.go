@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/influx"
 	"github.com/icugate/icugate/pipeline"
 )
@@ -59,6 +60,9 @@ type loopState struct {
 	lastTelemetry map[string]time.Time
 	devIndex      map[string]int
 	lastTurn      time.Time
+	// site and siteDevs index the config in force by device id.
+	site     *config.Site
+	siteDevs map[string]*config.Device
 }
 
 // loop owns the engine: it takes observations, admin commands and clock
@@ -173,7 +177,16 @@ func (g *Gateway) observe(eng *pipeline.Engine, ls *loopState, o pipeline.Observ
 		return
 	}
 	site := g.Site()
-	dev := deviceByID(site, o.Device)
+	if ls.site != site {
+		// A new config (start or reload): index its devices once, so
+		// that each observation finds its device without a scan.
+		ls.site = site
+		ls.siteDevs = make(map[string]*config.Device, len(site.Devices))
+		for i := range site.Devices {
+			ls.siteDevs[site.Devices[i].ID] = &site.Devices[i]
+		}
+	}
+	dev := ls.siteDevs[o.Device]
 	if dev == nil {
 		return
 	}
