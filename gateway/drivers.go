@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -114,6 +116,8 @@ func groupsOf(site *config.Site, mqttOpts mqtt.Options, log *slog.Logger) ([]gro
 // fingerprint is what a group is configured from: its devices (with their
 // places excluded, since a move changes no connection), their profiles and
 // the broker settings. Equal fingerprints mean the group can keep running.
+// It is the SHA-256 of their JSON: the JSON itself, kept for every group
+// until the next reload, cost kilobytes per device.
 func fingerprint(site *config.Site, devs []*config.Device, broker *config.MQTT) (string, error) {
 	type dev struct {
 		D config.Device
@@ -133,7 +137,8 @@ func fingerprint(site *config.Site, devs []*config.Device, broker *config.MQTT) 
 	if err != nil {
 		return "", fmt.Errorf("fingerprint: %w", err)
 	}
-	return string(b), nil
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // apply makes the running groups match the site: groups whose fingerprint
