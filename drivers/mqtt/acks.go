@@ -73,31 +73,14 @@ func ackKind(qos byte) byte {
 	return 0
 }
 
-// add registers a received message (its QoS and packet id) in the current
-// epoch and returns the epoch and the message's sequence.
+// add registers a received message (its QoS and packet id) and returns its
+// epoch and sequence.
 func (a *acker) add(qos byte, id uint16) (epoch, seq uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.epoch, a.addLocked(qos, id)
-}
-
-// addIn registers a message received on the connection of epoch. It
-// returns false, registering nothing, when that connection is no longer
-// the current one: the message must then be neither processed nor
-// acknowledged (the broker redelivers it on the new connection).
-func (a *acker) addIn(epoch uint64, qos byte, id uint16) (seq uint64, ok bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if epoch != a.epoch {
-		return 0, false
-	}
-	return a.addLocked(qos, id), true
-}
-
-func (a *acker) addLocked(qos byte, id uint16) uint64 {
-	seq := a.base + uint64(len(a.pending))
+	seq = a.base + uint64(len(a.pending))
 	a.pending = append(a.pending, ackEntry{kind: ackKind(qos), id: id})
-	return seq
+	return a.epoch, seq
 }
 
 // done marks a message ready to acknowledge and, when it completes the
@@ -140,9 +123,9 @@ func (a *acker) release() {
 	a.base += uint64(n)
 }
 
-// newEpoch forgets every pending ack, binds the acker to the next
-// connection's writer (nil: none yet) and returns the new epoch.
-func (a *acker) newEpoch(w ackWriter) uint64 {
+// newEpoch forgets every pending ack and binds the acker to the next
+// connection's writer (nil: none yet).
+func (a *acker) newEpoch(w ackWriter) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.epoch++
@@ -150,7 +133,6 @@ func (a *acker) newEpoch(w ackWriter) uint64 {
 	clear(a.pending)
 	a.pending = a.pending[:0]
 	a.w = w
-	return a.epoch
 }
 
 // depth is how many received messages are not yet acknowledged.

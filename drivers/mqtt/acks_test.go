@@ -159,23 +159,3 @@ func TestAckerConcurrentDoneAllAcked(t *testing.T) {
 		t.Fatalf("acks out of order or missing: %d sent", len(got))
 	}
 }
-
-// A message read on a connection that has since been replaced is neither
-// registered nor acknowledged: its packet id belongs to the old connection.
-func TestAckerRefusesMessagesOfAReplacedConnection(t *testing.T) {
-	a := newAcker()
-	old := a.newEpoch(&wire{})
-	next := &wire{}
-	cur := a.newEpoch(next)
-	if _, ok := a.addIn(old, 1, 1); ok {
-		t.Fatal("a message of the replaced connection was registered")
-	}
-	seq, ok := a.addIn(cur, 1, 2)
-	if !ok {
-		t.Fatal("a message of the current connection was refused")
-	}
-	a.done(cur, seq)
-	if got := next.sent(t); !slices.Equal(got, pubacks(2)) {
-		t.Fatalf("acks written %v, want only the PUBACK of packet 2", got)
-	}
-}

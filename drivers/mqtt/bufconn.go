@@ -26,21 +26,17 @@ func checkScheme(broker string) error {
 }
 
 // openConnection dials the broker (paho's CustomOpenConnectionFn), wraps
-// the connection in a bufferedConn that hands the broker's PUBLISH packets
-// to the driver (see inbound.go), and binds the acker to it. paho calls it
-// inside Connect, before it reads anything from the connection. Messages
-// read on a connection are acknowledged on that connection only: once a
-// newer one exists, whatever an old one still delivers is left to the
-// broker to redeliver (acker.addIn).
+// the connection in a bufferedConn and binds the acker to it. paho calls it
+// inside Connect, before it reads anything from the connection, and
+// connectLoop connects again only after the last connection's handlers have
+// returned: every message handled from here on came on this connection.
 func (d *Driver) openConnection(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	c, err := dial(uri, o)
 	if err != nil {
 		return nil, err
 	}
 	bc := newBufferedConn(c)
-	epoch := d.acks.newEpoch(bc)
-	sc := &scratch{} // decoding buffers, used by this connection's reader only
-	bc.receive(d.maxBytes, func(m *message) { d.handle(sc, epoch, m) }, d.wakeForward)
+	d.acks.newEpoch(bc)
 	return bc, nil
 }
 
@@ -74,15 +70,16 @@ const maxPendingWrite = 256 << 10
 // readLinger is how long a read waits, once the buffer is empty, before it
 // refills it: the receive-side twin of writeLinger. Without it, a stream of
 // a few thousand messages a second arrives one packet per read(2), and each
-// packet costs a read, a wake-up of the reading goroutine and one of the
-// forwarding goroutine; on this 2-core VM a thread going to sleep and
-// waking costs more than decoding a message. Lingering lets a burst gather
-// in the socket and be handled in one go. It delays a message by at most
-// this much, nothing for 1 Hz status data. With writeLinger it bounds the
-// rate at about the broker's in-flight window per 3 ms: 30,000 messages a
-// second with max_inflight_messages 100, fifteen times a 2,000-device site
-// at 1 Hz. Measured with the driver's own PUBLISH reader (inbound.go) at 0,
-// 1 and 2 ms: 10.9-11.9, 8.3-8.6 and 6.7-8.7 cpu-ms per 1,000 messages.
+// packet wakes paho's reader and then each of paho's four goroutines in
+// turn, on alternating cores; the scheduler's wake-ups and the reads were
+// half of the driver's CPU (BenchmarkThroughput). Lingering lets a burst
+// gather in the socket, and the goroutines then pass it along while they
+// are awake. It delays a message by at most this much, nothing for 1 Hz
+// status data. With writeLinger it bounds the rate at about the broker's
+// in-flight window per 3 ms: 30,000 messages a second with Mosquitto's
+// default max_inflight_messages of 100, fifteen times a 2,000-device site
+// at 1 Hz. Measured at 0.5, 1 and 2 ms (interleaved runs, load 4-7):
+// 14.3, 11.1 and 10.0 cpu-ms per 1,000 messages.
 const readLinger = 2 * time.Millisecond
 
 // writeLinger is how long the flusher waits after the first pending write
@@ -104,17 +101,6 @@ type bufferedConn struct {
 	net.Conn
 	r *bufio.Reader
 
-	// Receiving (see inbound.go); used only by the goroutine that reads.
-	sink       publishSink // nil: pass every byte through
-	idle       func()      // called when all that was read is handled
-	maxPayload int
-	linger     time.Duration // readLinger; 0 in tests reading a fixed stream
-	pass       []byte        // the rest of a non-PUBLISH packet for Read to return
-	passBuf    []byte
-	topic      []byte
-	body       []byte
-	msg        message
-
 	mu      sync.Mutex
 	room    *sync.Cond // signalled when pending shrinks or the conn fails
 	pending []byte
@@ -125,50 +111,20 @@ type bufferedConn struct {
 }
 
 func newBufferedConn(c net.Conn) *bufferedConn {
-	b := &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, 32<<10), linger: readLinger, kick: make(chan struct{}, 1), stopped: make(chan struct{})}
+	b := &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, 32<<10), kick: make(chan struct{}, 1), stopped: make(chan struct{})}
 	b.room = sync.NewCond(&b.mu)
 	go b.flusher()
 	return b
 }
 
-// receive makes Read hand every PUBLISH packet to sink instead of
-// returning it; payloads above maxPayload bytes are skipped unread. idle
-// (may be nil) is called each time everything read so far has been handed
-// over, before Read waits for more: the end of a burst. Call before the
-// first Read.
-func (b *bufferedConn) receive(maxPayload int, sink publishSink, idle func()) {
-	b.maxPayload, b.sink, b.idle = maxPayload, sink, idle
-}
-
 // Read reads through the buffer. When the buffer is empty it waits
 // readLinger before refilling it, so that the packets of a burst are read
-// with one system call and handed on together (see readLinger). With a
-// sink, it returns only the packets that are not PUBLISH: it reads and
-// hands over PUBLISH packets until another packet arrives, and so stays
-// inside Read for as long as only messages come.
+// with one system call and handed on together (see readLinger).
 func (b *bufferedConn) Read(p []byte) (int, error) {
-	if b.sink == nil {
-		if b.r.Buffered() == 0 && b.linger > 0 {
-			time.Sleep(b.linger)
-		}
-		return b.r.Read(p)
+	if b.r.Buffered() == 0 {
+		time.Sleep(readLinger)
 	}
-	for len(b.pass) == 0 {
-		if b.r.Buffered() == 0 {
-			if b.idle != nil {
-				b.idle()
-			}
-			if b.linger > 0 {
-				time.Sleep(b.linger)
-			}
-		}
-		if err := b.readPacket(); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(p, b.pass)
-	b.pass = b.pass[n:]
-	return n, nil
+	return b.r.Read(p)
 }
 
 // Write queues p for the flusher; it returns once p is copied, and waits

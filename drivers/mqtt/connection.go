@@ -11,33 +11,33 @@ import (
 // clientOptions sets up paho for at-least-once delivery with late acks.
 //
 // Known paho.mqtt.golang behaviours this works around (v1.5.1):
-//   - paho passes every received message through four goroutines before a
-//     handler sees it, and stores each QoS 1 message on the way; at
-//     thousands of messages a second that was most of the driver's CPU.
-//     The driver reads the broker's PUBLISH packets itself, out of the
-//     connection's byte stream, and passes paho every other packet
-//     (inbound.go). This also removes two paho problems with received
-//     messages: messages a persistent session replays before OnConnect has
-//     resubscribed had no route, were neither handled nor acknowledged,
-//     and Mosquitto stalled once max_inflight_messages were unacknowledged
-//     (paho #423, #637); and a handler that blocks paho's delivery
-//     goroutine stops its reading, so PINGRESP is not seen and the
-//     connection drops (paho #208, #453) — our handler runs on the reading
-//     goroutine and waits only while the pipeline's queue is full (counted
-//     in queue_full_total), which is backpressure, not a stall.
+//   - Messages the broker replays from a persistent session can arrive
+//     before OnConnect has resubscribed; paho neither handles nor
+//     acknowledges a message without a matching route, and Mosquitto then
+//     stalls once max_inflight_messages are unacknowledged (paho #423,
+//     #637). All messages go to the default publish handler, set before
+//     connecting; subscriptions carry no callback.
 //   - CleanSession=true (paho's default) drops subscriptions on reconnect
 //     (paho #22, #173, #238); we keep a persistent session and also
-//     resubscribe after every connect in case the broker lost it.
-//   - paho's Message.Ack passes each PUBACK through two of its goroutines,
-//     can block, deadlocks with a stopping connection when called from the
-//     delivery goroutine (paho #509), and drops acks after a reconnect
-//     (paho #726, #729). The driver never uses it: the acker writes the
+//     resubscribe in OnConnect in case the broker lost it.
+//   - With OrderMatters(true) the handler runs on paho's delivery goroutine;
+//     a handler that blocks stops paho reading the socket, PINGRESP is not
+//     seen and the connection drops (paho #208, #453). Our handler only
+//     decodes (microseconds) and queues; the queue is sized above the
+//     broker's in-flight window, and it waits only when it is full, which
+//     is counted. OrderMatters(false) would spawn a goroutine per message
+//     and lose the receipt order that ordered PUBACKs need.
+//   - paho's Message.Ack passes each PUBACK through two of its goroutines
+//     (a third of the driver's CPU at high rates), can block, deadlocks
+//     with a stopping connection when called from the delivery goroutine
+//     (paho #509), and drops acks after a reconnect (paho #726, #729). The
+//     driver never calls it: with AutoAckDisabled, the acker writes the
 //     PUBACKs into the write buffer of the connection the messages came on
 //     (bufferedConn.writeNoWait), in receipt order, and forgets pending
 //     acks at each new connection; the broker redelivers those messages
 //     on the persistent session.
-//   - sessionStore keeps only what the client sends (paho would store
-//     every received QoS 1 message and never read it back).
+//   - paho stores every received QoS 1 message until its ack and never
+//     reads it back; sessionStore keeps only what the client sends.
 //   - paho's reconnect backoff sleeps without watching for Disconnect, and
 //     Disconnect returns before paho's goroutines end; Run reconnects
 //     itself (connectLoop) so that stopping never leaves goroutines behind.
@@ -50,8 +50,7 @@ func (d *Driver) clientOptions() (*paho.ClientOptions, error) {
 	o.SetClientID(d.clientID())
 	o.SetProtocolVersion(4)
 	o.SetCleanSession(false)
-	// paho never sees a PUBLISH from the broker (inbound.go); should one
-	// reach it, it must not acknowledge it behind the pipeline's back.
+	o.SetOrderMatters(true)
 	o.SetAutoAckDisabled(true)
 	o.SetResumeSubs(false)
 	// Reconnection is Run's own loop (see connectLoop), not paho's.
@@ -62,6 +61,7 @@ func (d *Driver) clientOptions() (*paho.ClientOptions, error) {
 	o.SetConnectTimeout(waitTimeout)
 	o.SetWriteTimeout(waitTimeout)
 	o.SetWill(d.presence, "offline", 1, true)
+	o.SetDefaultPublishHandler(d.handle)
 	o.SetConnectionLostHandler(d.onConnectionLost)
 	o.SetCustomOpenConnectionFn(d.openConnection)
 	o.SetStore(newSessionStore())

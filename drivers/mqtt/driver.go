@@ -54,8 +54,7 @@ type Options struct {
 	// QueueSize bounds the decoded messages waiting for the pipeline. Keep
 	// the broker's max_inflight_messages at most half of it: every queued
 	// message is unacknowledged, so the broker's window then bounds the
-	// queue, and the goroutine reading the connection never waits (it
-	// must keep reading for paho to see PINGRESP).
+	// queue and paho's delivery goroutine never waits.
 	QueueSize int
 	// MaxFutureSkew is how far in the future a device timestamp may be
 	// before the message is refused.
@@ -68,7 +67,7 @@ type Options struct {
 	// KeepAlive is the MQTT keepalive.
 	KeepAlive time.Duration
 	// PingTimeout is how long paho waits for the broker's PINGRESP before
-	// it declares the connection lost.
+	// it declares the connection lost; default 10s.
 	PingTimeout time.Duration
 }
 
@@ -82,10 +81,13 @@ type Driver struct {
 	drops    *dropLog
 	acks     *acker
 	queue    chan pipeline.Observation
-	wake     chan struct{} // forward's wake-up (see wakeForward)
 	stopping chan struct{}
 	lost     chan struct{} // signalled by OnConnectionLost
 	client   paho.Client
+	// scratch is the decoding buffers of handle, which paho calls on one
+	// goroutine at a time: one router goroutine per connection, and a
+	// connection's router has returned before connectLoop connects again.
+	scratch  *scratch
 	presence string
 	maxBytes int
 	started  atomic.Bool
@@ -117,9 +119,9 @@ func New(site *config.Site, opts Options) (*Driver, error) {
 		routes:   routes,
 		acks:     newAcker(),
 		queue:    make(chan pipeline.Observation, opts.QueueSize),
-		wake:     make(chan struct{}, 1),
 		stopping: make(chan struct{}),
 		lost:     make(chan struct{}, 1),
+		scratch:  &scratch{},
 		presence: PresenceTopic(site),
 		maxBytes: site.MQTT.MaxMessageBytes,
 	}
@@ -151,6 +153,9 @@ func withDefaults(o Options) Options {
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize
 	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = waitTimeout
+	}
 	if o.MaxFutureSkew <= 0 {
 		o.MaxFutureSkew = DefaultMaxFutureSkew
 	}
@@ -162,9 +167,6 @@ func withDefaults(o Options) Options {
 	}
 	if o.KeepAlive <= 0 {
 		o.KeepAlive = DefaultKeepAlive
-	}
-	if o.PingTimeout <= 0 {
-		o.PingTimeout = waitTimeout
 	}
 	return o
 }
@@ -268,41 +270,42 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// forward hands queued observations to the pipeline, one Offer each. It is
-// woken once per burst, not per message: by the connection's reader when it
-// has handled everything it read and is about to wait for more
-// (wakeForward), or by handle when the queue is full. It then drains the
-// queue without parking in between. Offer may block (the intake is
-// bounded); the queue then fills and, once full, the reader waits too
-// (counted in queue_full_total).
+// forwardLinger is how long forward lets the queue fill after it woke for
+// a message, before it hands on what gathered: paho delivers a burst (see
+// readLinger) one message at a time, and a forward goroutine woken for each
+// of them cost a scheduler wake-up per message (BenchmarkThroughput). It
+// delays an observation by at most this much.
+const forwardLinger = time.Millisecond
+
+// forward hands queued observations to the pipeline, one Offer each. It
+// waits for a message, lets the rest of its burst gather (forwardLinger),
+// then drains the queue without parking in between. Offer may block (the
+// intake is bounded); the queue then fills and, once full, paho's delivery
+// waits too (counted in queue_full_total).
 func (d *Driver) forward(ctx context.Context, in pipeline.Intake) {
 	for {
+		var o pipeline.Observation
 		select {
-		case <-d.wake:
+		case o = <-d.queue:
 		case <-ctx.Done():
 			return
 		}
-		for drained := false; !drained; {
-			select {
-			case o := <-d.queue:
-				if err := in.Offer(ctx, o); err != nil {
-					return
-				}
-				d.metrics.accepted.Inc()
-			default:
-				drained = true
+		if !sleep(ctx, forwardLinger) {
+			return
+		}
+		for {
+			if err := in.Offer(ctx, o); err != nil {
+				return
 			}
+			d.metrics.accepted.Inc()
+			select {
+			case o = <-d.queue:
+				continue
+			default:
+			}
+			break
 		}
 		d.metrics.queueDepth.Set(0)
-	}
-}
-
-// wakeForward tells forward that observations are queued. It never waits;
-// a wake-up already pending covers this one.
-func (d *Driver) wakeForward() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
 	}
 }
 

@@ -215,9 +215,8 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// The driver reads the broker's PUBLISH packets itself and passes paho the
-// rest; paho's keepalive must still see every PINGRESP while messages
-// stream in. With a 1 s keepalive paho pings about every second, and a
+// paho's keepalive must see every PINGRESP while messages stream in and
+// the driver writes its own PUBACKs on the same connection. With a 1 s keepalive paho pings about every second, and a
 // PINGRESP it never saw would drop the connection after 1.5 s.
 func TestKeepaliveHoldsWhileMessagesStream(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Config{})

@@ -13,8 +13,7 @@ import (
 
 // TestForwardHandsOnEveryQueuedObservationInOrder checks the batching
 // forward: a burst already queued and one queued while it runs are each
-// offered once, in queue order, once woken, and forward returns when ctx
-// ends.
+// offered once, in queue order, and forward returns when ctx ends.
 func TestForwardHandsOnEveryQueuedObservationInOrder(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	d, err := New(testSite(t, "tcp://127.0.0.1:1", 1, 0), Options{Registerer: reg})
@@ -25,7 +24,6 @@ func TestForwardHandsOnEveryQueuedObservationInOrder(t *testing.T) {
 		for i := from; i < to; i++ {
 			d.queue <- pipeline.Observation{Device: fmt.Sprintf("dev-%d", i)}
 		}
-		d.wakeForward() // as the reader does at the end of a burst
 	}
 	in := newFakeIntake()
 	queue(0, 10)

@@ -4,30 +4,27 @@ import (
 	"fmt"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/icugate/icugate/pipeline"
 )
 
-// handle takes one PUBLISH received on the connection of ack epoch epoch,
-// on the goroutine reading that connection (see inbound.go), in receipt
-// order. It decodes with that connection's scratch buffers and queues the
-// observation; it waits only while the queue to the pipeline is full, and
-// the connection is then not read (backpressure to the broker).
-func (d *Driver) handle(sc *scratch, epoch uint64, m *message) {
+// handle is paho's publish handler for every message. It runs on paho's
+// delivery goroutine, in receipt order, so it must not block: it decodes
+// and queues, and waits only while the queue to the pipeline is full.
+func (d *Driver) handle(_ paho.Client, msg paho.Message) {
 	select {
 	case <-d.stopping:
 		return // not acknowledged: the broker keeps it for the next run
 	default:
 	}
-	seq, ok := d.acks.addIn(epoch, m.qos, m.id)
-	if !ok {
-		return // read on a replaced connection: the broker redelivers it
-	}
 	now := d.opts.Now()
 	d.metrics.received.Inc()
-	o, b, device := d.observe(sc, m, now)
+	epoch, seq := d.acks.add(msg.Qos(), msg.MessageID())
+	o, b, device := d.observe(msg, now)
 	if b != nil {
 		d.metrics.dropped.WithLabelValues(b.reason).Inc()
-		d.drops.drop(b.reason, device, string(m.topic), b.err)
+		d.drops.drop(b.reason, device, msg.Topic(), b.err)
 		d.acks.done(epoch, seq)
 		return
 	}
@@ -36,7 +33,6 @@ func (d *Driver) handle(sc *scratch, epoch uint64, m *message) {
 	case d.queue <- o:
 	default:
 		d.metrics.queueFull.Inc()
-		d.wakeForward()
 		select {
 		case d.queue <- o:
 		case <-d.stopping:
@@ -47,19 +43,20 @@ func (d *Driver) handle(sc *scratch, epoch uint64, m *message) {
 }
 
 // observe turns one message into an observation, or says why not.
-func (d *Driver) observe(sc *scratch, m *message, now time.Time) (pipeline.Observation, *badMessage, string) {
-	rt := d.routes.lookupBytes(m.topic)
+func (d *Driver) observe(msg paho.Message, now time.Time) (pipeline.Observation, *badMessage, string) {
+	rt := d.routes.lookup(msg.Topic())
 	if rt == nil {
 		return pipeline.Observation{}, bad(ReasonUnknownDevice, "no configured device publishes on this topic"), ""
 	}
-	if m.payload == nil && m.size > 0 || m.size > d.maxBytes {
-		return pipeline.Observation{}, bad(ReasonTooLarge, "payload of %d bytes, limit %d (mqtt.max_message_bytes)", m.size, d.maxBytes), rt.device
+	payload := msg.Payload()
+	if len(payload) > d.maxBytes {
+		return pipeline.Observation{}, bad(ReasonTooLarge, "payload of %d bytes, limit %d (mqtt.max_message_bytes)", len(payload), d.maxBytes), rt.device
 	}
-	dec, b := rt.decoder.decodeWith(m.payload, sc)
+	dec, b := rt.decoder.decodeWith(payload, d.scratch)
 	if b != nil {
 		return pipeline.Observation{}, b, rt.device
 	}
-	at, b := d.messageTime(rt, dec, m.retained, now)
+	at, b := d.messageTime(rt, dec, msg.Retained(), now)
 	if b != nil {
 		return pipeline.Observation{}, b, rt.device
 	}

@@ -143,8 +143,5 @@ func filterMatches(filter, topic string) bool {
 // lookup finds the route of a received topic.
 func (r *routing) lookup(topic string) *route { return r.byTopic[topic] }
 
-// lookupBytes is lookup for a topic still in the read buffer (no copy).
-func (r *routing) lookupBytes(topic []byte) *route { return r.byTopic[string(topic)] }
-
 // Subscriptions returns the topic filters the driver subscribes to.
 func (d *Driver) Subscriptions() []string { return slices.Clone(d.routes.filters) }

@@ -2,12 +2,11 @@ package mqtt
 
 import "github.com/icugate/icugate/config"
 
-// scratch is the reusable decoding state of one goroutine. Each broker
-// connection's messages are handled on the one goroutine reading it (see
-// inbound.go), so the driver keeps one scratch per connection, and a
-// message's decoding allocates almost nothing of its own: at thousands of
-// messages a second every allocation shows up as GC work
-// (BenchmarkThroughput).
+// scratch is the reusable decoding state of one goroutine. paho calls the
+// publish handler on one goroutine (OrderMatters), so the driver keeps one
+// scratch for it, and a message's decoding allocates almost nothing of its
+// own: at thousands of messages a second every allocation shows up as GC
+// work (BenchmarkThroughput).
 type scratch struct {
 	vals  []jval
 	slab  []config.Sample
