@@ -28,9 +28,6 @@ const (
 	healthEvery = 10 * time.Second
 	// usageEvery is how often accumulated usage is saved to the store.
 	usageEvery = time.Minute
-	// burst is how many queued observations the loop takes before it
-	// looks at its other duties.
-	burst = 1024
 	// gapAfter is the longest pause between two turns of the loop that is
 	// still ordinary (the loop turns at least every tickEvery). A longer
 	// one means the gateway itself could not observe, and the engine is
@@ -82,29 +79,18 @@ func (g *Gateway) loop(ctx context.Context, eng *pipeline.Engine) {
 		case <-ctx.Done():
 			g.turn(eng, ls)
 			for {
-				select {
-				case o := <-g.in.ch:
-					g.observe(eng, ls, o)
-					continue
-				default:
+				b := g.in.take()
+				if len(b) == 0 {
+					break
 				}
-				break
+				g.observeAll(eng, ls, b)
 			}
 			g.afterBurst(eng, ls, true)
 			g.saveUsage()
 			return
-		case o := <-g.in.ch:
+		case <-g.in.ready:
 			g.turn(eng, ls)
-			g.observe(eng, ls, o)
-			for i := 0; i < burst; i++ {
-				select {
-				case o = <-g.in.ch:
-					g.observe(eng, ls, o)
-					continue
-				default:
-				}
-				break
-			}
+			g.observeAll(eng, ls, g.in.take())
 		case c := <-g.cmds:
 			g.turn(eng, ls)
 			c.fn(eng)
@@ -140,6 +126,15 @@ func (g *Gateway) turn(eng *pipeline.Engine, ls *loopState) {
 	} else if mono-wall > gapAfter {
 		g.log.Warn("the wall clock went back; state times may repeat until it catches up", "by", (mono - wall).Round(time.Millisecond))
 	}
+}
+
+// observeAll feeds a batch taken from the intake to the engine and hands
+// the slice back.
+func (g *Gateway) observeAll(eng *pipeline.Engine, ls *loopState, b []pipeline.Observation) {
+	for i := range b {
+		g.observe(eng, ls, b[i])
+	}
+	g.in.recycle(b)
 }
 
 // observe feeds one observation to the engine and keeps what the API and

@@ -58,7 +58,7 @@ func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
 	info.Set(1)
 	intakeDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "icugate_intake_depth", Help: "Observations queued for the engine.",
-	}, func() float64 { return float64(len(g.in.ch)) })
+	}, func() float64 { return float64(g.in.depth()) })
 	eventsDropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "icugate_events_dropped_total", Help: "Transitions not delivered to a slow event subscriber.",
 	}, func() float64 { return float64(g.hub.dropped.Load()) })

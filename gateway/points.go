@@ -145,7 +145,7 @@ func (g *Gateway) gatewayPoint(hospital string, t time.Time) influx.Point {
 		influx.Int("observations", int64(g.counts.observations.Load())),
 		influx.Int("failed_observations", int64(g.counts.failed.Load())),
 		influx.Int("transitions", int64(g.counts.transitions.Load())),
-		influx.Int("intake_depth", int64(len(g.in.ch))),
+		influx.Int("intake_depth", int64(g.in.depth())),
 		influx.Int("events_dropped", int64(g.hub.dropped.Load())),
 	}
 	if g.box != nil {
