@@ -60,6 +60,8 @@ type loopState struct {
 	// site and siteDevs index the config in force by device id.
 	site     *config.Site
 	siteDevs map[string]*config.Device
+	// devIndexSite is the config devIndex was built for.
+	devIndexSite *config.Site
 }
 
 // loop owns the engine: it takes observations, admin commands and clock
@@ -347,11 +349,15 @@ func (g *Gateway) publishSnapshot(eng *pipeline.Engine, ls *loopState) {
 	s := eng.Snapshot()
 	g.snap.Store(&s)
 	g.details.accountDaily(&s)
-	if ls.devIndex == nil || len(ls.devIndex) != len(s.Devices) {
+	// The engine keeps its devices in config order, so their positions
+	// change only with the config: index them once per config, not on
+	// every snapshot.
+	if site := g.Site(); ls.devIndex == nil || ls.devIndexSite != site || len(ls.devIndex) != len(s.Devices) {
+		ls.devIndexSite = site
 		ls.devIndex = make(map[string]int, len(s.Devices))
-	}
-	for i := range s.Devices {
-		ls.devIndex[s.Devices[i].ID] = i
+		for i := range s.Devices {
+			ls.devIndex[s.Devices[i].ID] = i
+		}
 	}
 }
 
