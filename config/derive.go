@@ -67,7 +67,13 @@ func (p *Profile) compileRule(src string) (*vm.Program, error) {
 
 // Env builds the run-time environment for the state rules from samples.
 func (p *Profile) Env(values []Sample) map[string]any {
-	env := make(map[string]any, len(p.Values))
+	return p.envInto(make(map[string]any, len(p.Values)), values)
+}
+
+// envInto fills env with the rule environment of values and returns it.
+// Every profile value is set on every call, so a map reused for one
+// profile never holds a stale value.
+func (p *Profile) envInto(env map[string]any, values []Sample) map[string]any {
 	for i := range p.Values {
 		if i >= len(values) {
 			break
@@ -90,6 +96,13 @@ func (p *Profile) Env(values []Sample) map[string]any {
 // Derive evaluates the compiled state rules over one set of values.
 // values must be positioned as p.Values.
 func (p *Profile) Derive(values []Sample) (Condition, error) {
+	return p.DeriveIn(nil, values)
+}
+
+// DeriveIn is Derive with a rule environment the caller keeps for this
+// profile and passes again on the next call (nil: a new one), so that
+// steady polling does not build a map per poll.
+func (p *Profile) DeriveIn(env map[string]any, values []Sample) (Condition, error) {
 	if len(values) != len(p.Values) {
 		return Condition{}, fmt.Errorf("profile %s: got %d values, want %d", p.Name, len(values), len(p.Values))
 	}
@@ -98,7 +111,10 @@ func (p *Profile) Derive(values []Sample) (Condition, error) {
 			return Condition{}, fmt.Errorf("profile %s: value %s is NaN", p.Name, p.Values[i].Name)
 		}
 	}
-	env := p.Env(values)
+	if env == nil {
+		env = make(map[string]any, len(p.Values))
+	}
+	env = p.envInto(env, values)
 	var c Condition
 	var err error
 	if c.Fault, err = run(p.Rules.Fault, env); err != nil {

@@ -34,6 +34,8 @@ type device struct {
 
 	// Rule cache: the last values given to Derive and what it said.
 	cacheVals []config.Sample
+	// env is the rule environment, reused from poll to poll.
+	env       map[string]any
 	cacheOK   bool
 	cacheCond config.Condition
 	cacheErr  string
@@ -64,7 +66,10 @@ func (d *device) derive(values []config.Sample) string {
 	}
 	d.cacheVals = append(d.cacheVals[:0], values...)
 	d.cacheOK = true
-	c, err := d.prof.Derive(values)
+	if d.env == nil {
+		d.env = make(map[string]any, len(d.prof.Values))
+	}
+	c, err := d.prof.DeriveIn(d.env, values)
 	if err != nil {
 		d.cacheErr = err.Error()
 		return d.cacheErr
