@@ -157,6 +157,7 @@ func (s *rtuServer) respond(req []byte, client string) (resp []byte, closeConn b
 			binary.BigEndian.PutUint16(data[2*k:], r)
 		}
 	}
+	s.ep.answered(d, nil)
 	out := append([]byte{unit, fc, byte(len(data))}, data...)
 	return binary.LittleEndian.AppendUint16(out, crc16(out)), false
 }

@@ -43,6 +43,13 @@ type Options struct {
 	LateBy time.Duration
 	// MaxClients caps connections per address (default 64).
 	MaxClients uint
+	// OnRead, when set, is called for each read request answered with
+	// data (not for exceptions, silences or refused writes), with the
+	// device's id and the time of the answer. Benchmarks count polls and
+	// the gaps between them with it, on the device's side of the wire. It
+	// runs on the goroutine serving the connection: it must be quick and
+	// safe for concurrent use.
+	OnRead func(device string, at time.Time)
 }
 
 // Simulator serves every Modbus TCP and RTU-over-TCP device of a site.

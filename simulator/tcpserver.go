@@ -129,6 +129,13 @@ func (ep *endpointServer) gate(unit uint8, client string) (*device, verdict, err
 	return d, answer, nil
 }
 
+// answered reports a read answered with data to Options.OnRead.
+func (ep *endpointServer) answered(d *device, err error) {
+	if err == nil && ep.sim.opts.OnRead != nil {
+		ep.sim.opts.OnRead(d.cfg.ID, time.Now())
+	}
+}
+
 // tcpHandler is simonvetter's request handler for one TCP endpoint.
 type tcpHandler struct{ ep *endpointServer }
 
@@ -165,6 +172,7 @@ func (h tcpHandler) HandleCoils(req *mb.CoilsRequest) ([]bool, error) {
 		return nil, h.tcpErr(v, err)
 	}
 	out, err := d.readBits(false, req.Addr, req.Quantity)
+	h.ep.answered(d, err)
 	return out, mapReadErr(err)
 }
 
@@ -175,6 +183,7 @@ func (h tcpHandler) HandleDiscreteInputs(req *mb.DiscreteInputsRequest) ([]bool,
 		return nil, h.tcpErr(v, err)
 	}
 	out, err := d.readBits(true, req.Addr, req.Quantity)
+	h.ep.answered(d, err)
 	return out, mapReadErr(err)
 }
 
@@ -189,6 +198,7 @@ func (h tcpHandler) HandleHoldingRegisters(req *mb.HoldingRegistersRequest) ([]u
 		return nil, h.tcpErr(v, err)
 	}
 	out, err := d.readRegisters(false, req.Addr, req.Quantity)
+	h.ep.answered(d, err)
 	return out, mapReadErr(err)
 }
 
@@ -199,6 +209,7 @@ func (h tcpHandler) HandleInputRegisters(req *mb.InputRegistersRequest) ([]uint1
 		return nil, h.tcpErr(v, err)
 	}
 	out, err := d.readRegisters(true, req.Addr, req.Quantity)
+	h.ep.answered(d, err)
 	return out, mapReadErr(err)
 }
 
