@@ -367,18 +367,30 @@ func (g *Gateway) publishSnapshot(eng *pipeline.Engine, ls *loopState) {
 // (a full or failing disk), the batch is retried with backoff and the
 // batches behind it wait in the spool, never blocking the engine.
 func (g *Gateway) output(ctx context.Context) {
+	var points []influx.Point
 	for {
-		b, ok := g.spool.pop(ctx)
+		bs, ok := g.spool.pop(ctx)
 		if !ok {
 			return
 		}
-		if g.writer != nil && len(b.points) > 0 && !g.makeDurable(ctx, b.points) {
+		points = points[:0]
+		for _, b := range bs {
+			points = append(points, b.points...)
+		}
+		durable := true
+		if g.writer != nil && len(points) > 0 {
 			// Not durable: do not ack, so MQTT messages are redelivered
 			// after the restart.
-			b.acks = nil
+			durable = g.makeDurable(ctx, points)
 		}
-		for _, ack := range b.acks {
-			ack()
+		clear(points)
+		if !durable {
+			continue
+		}
+		for _, b := range bs {
+			for _, ack := range b.acks {
+				ack()
+			}
 		}
 	}
 }

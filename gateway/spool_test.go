@@ -38,18 +38,20 @@ func TestSpoolShedsTelemetryFirstAndCounts(t *testing.T) {
 	s.close()
 	var states int
 	for {
-		b, ok := s.pop(context.Background())
+		bs, ok := s.pop(context.Background())
 		if !ok {
 			break
 		}
-		for _, p := range b.points {
-			if p.Class != influx.State {
-				t.Fatal("telemetry survived while state was dropped")
+		for _, b := range bs {
+			for _, p := range b.points {
+				if p.Class != influx.State {
+					t.Fatal("telemetry survived while state was dropped")
+				}
+				states++
 			}
-			states++
-		}
-		for _, a := range b.acks {
-			a()
+			for _, a := range b.acks {
+				a()
+			}
 		}
 	}
 	if states != 10 || len(acked) != 4 || acked[0] != 0 || acked[3] != 3 {
