@@ -42,6 +42,9 @@ func newEnv(ctx context.Context, o options) (*env, error) {
 	}
 	e := &env{o: o, cs: &children{}, dir: dir}
 	e.commit, e.diff = gitCommit(o.repo)
+	if o.commit != "" {
+		e.commit, e.diff = o.commit, ""
+	}
 	if e.fdLimit, err = raiseFileLimit(65536); err != nil {
 		fmt.Fprintln(os.Stderr, "gatebench: cannot raise the open-file limit:", err)
 	}

@@ -63,6 +63,7 @@ type options struct {
 	jsonOut    string
 	scenario   string
 	keep       bool
+	commit     string
 }
 
 func run(args []string) int {
@@ -85,6 +86,7 @@ func run(args []string) int {
 	fs.StringVar(&o.jsonOut, "json", "", "append each run's JSON line to this file")
 	fs.StringVar(&o.scenario, "scenario", "", "demo: icusim scenario to play during the run (default none: a steady state)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (configs, logs) instead of removing it")
+	fs.StringVar(&o.commit, "commit", "", "record this commit instead of the repository's (for -bin binaries built from another tree)")
 	timeout := fs.Duration("timeout", time.Hour, "stop everything after this long")
 	serve := fs.String("serve", "", "internal: serve SITE's Modbus devices and count reads")
 	shard := fs.String("shard", "0/1", "internal, with -serve: serve shard K/N of the addresses")

@@ -102,6 +102,15 @@ func (r *runResult) ratios() {
 	}
 }
 
+// short reports whether the gateway did fewer than 95 % of the polls or
+// messages the devices make: it did not keep up.
+func (r *runResult) short() bool {
+	if r.Gateway == nil || r.IntervalS <= 0 || r.Workload == "demo" {
+		return false
+	}
+	return r.Gateway.PerSec < 0.95*float64(r.Devices)/r.IntervalS
+}
+
 // title describes a run in one line.
 func (r *runResult) title() string {
 	var b strings.Builder
@@ -145,8 +154,11 @@ func printRun(w io.Writer, r *runResult) {
 			continue
 		}
 		late := func(v float64) string {
-			if !m.lateKnown {
+			switch {
+			case !m.lateKnown:
 				return "-"
+			case v >= ms(lateStep*(lateBuckets-1)):
+				return ">=" + fmt.Sprintf("%.0f", v) // the histogram's last bucket
 			}
 			return fmt.Sprintf("%.1f", v)
 		}
@@ -181,6 +193,10 @@ func printRun(w io.Writer, r *runResult) {
 			}
 		}
 		fmt.Fprintf(w, "  CPU per 1k ratios: %s\n", strings.Join(parts, ", "))
+	}
+	if r.short() {
+		fmt.Fprintf(w, "  SHORT: the gateway did %.0f of the %.0f polls or messages a second the devices make: it did not keep up\n",
+			r.Gateway.PerSec, float64(r.Devices)/r.IntervalS)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
@@ -226,8 +242,11 @@ func (e *env) printSummary(w io.Writer) {
 			g = &measurement{}
 		}
 		status := "ok"
-		if r.Err != "" {
+		switch {
+		case r.Err != "":
 			status = "FAILED"
+		case r.short():
+			status = "SHORT"
 		}
 		fmt.Fprintf(tw, "%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t\n", r.Devices, g.PerSec, g.CPUPer1k, g.CPUPercent, g.RSSMB,
 			g.LateP99ms, r.Ratios["gateway/floor"], r.Ratios["gateway/driver_only"], status)

@@ -13,7 +13,8 @@ import (
 )
 
 // summarizeFile prints, per configuration, the medians of the runs in a
-// JSON-lines file written by -json (e.g. five runs of the same command).
+// JSON-lines file written by -json (e.g. five runs of the same command),
+// and how many of them were short (the gateway did not keep up).
 func summarizeFile(path string, w io.Writer) int {
 	f, err := os.Open(path)
 	if err != nil {
@@ -78,7 +79,7 @@ func summarize(runs []*runResult, w io.Writer) {
 	}
 	sort.Strings(keys)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "configuration\truns\tcommits\tCPU ms/1k (min-max)\tRSS MB\twork/s\tp99 late ms\tfloor ms/1k\tdriver-only ms/1k\tgw/floor\tgw/driver-only\tdrain ms/1k\t")
+	fmt.Fprintln(tw, "configuration\truns\tshort\tcommits\tCPU ms/1k (min-max)\tRSS MB\twork/s\tp99 late ms\tfloor ms/1k\tdriver-only ms/1k\ttelegraf ms/1k\tgw/floor\tgw/driver-only\tgw/telegraf\tdrain ms/1k\t")
 	for _, k := range keys {
 		g := groups[k]
 		pick := func(get func(*runResult) (float64, bool)) []float64 {
@@ -114,7 +115,10 @@ func summarize(runs []*runResult, w io.Writer) {
 		for _, r := range g {
 			c := r.Commit
 			if r.Dirty {
-				c += "+dirty." + r.Diff
+				c += "+dirty"
+				if r.Diff != "" {
+					c += "." + r.Diff
+				}
 			}
 			commits[c] = true
 		}
@@ -123,11 +127,26 @@ func summarize(runs []*runResult, w io.Writer) {
 			cs = append(cs, c)
 		}
 		sort.Strings(cs)
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s (%s-%s)\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k, len(g), strings.Join(cs, ","),
+		// Lateness is known where the simulator counted the reads.
+		late := pick(func(r *runResult) (float64, bool) {
+			if r.Gateway == nil || r.Gateway.Devices == 0 {
+				return 0, false
+			}
+			return r.Gateway.LateP99ms, true
+		})
+		short := 0
+		for _, r := range g {
+			if r.short() {
+				short++
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s (%s-%s)\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k, len(g), short, strings.Join(cs, ","),
 			med(cpu), lo(cpu), hi(cpu), med(gw(func(m *measurement) float64 { return m.RSSMB })),
-			med(gw(func(m *measurement) float64 { return m.PerSec })), med(gw(func(m *measurement) float64 { return m.LateP99ms })),
+			med(gw(func(m *measurement) float64 { return m.PerSec })), med(late),
 			med(of(func(r *runResult) *measurement { return r.Floor })), med(of(func(r *runResult) *measurement { return r.DriverOnly })),
-			med(ratio("gateway/floor")), med(ratio("gateway/driver_only")), med(of(func(r *runResult) *measurement { return r.Drain })))
+			med(of(func(r *runResult) *measurement { return r.Telegraf })),
+			med(ratio("gateway/floor")), med(ratio("gateway/driver_only")), med(ratio("gateway/telegraf")),
+			med(of(func(r *runResult) *measurement { return r.Drain })))
 	}
 	tw.Flush()
 }
