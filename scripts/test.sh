@@ -20,6 +20,11 @@ if [ -n "$unformatted" ]; then
 	die "gofmt needed on: $unformatted"
 fi
 
+log "go mod tidy -diff"
+if ! go mod tidy -diff; then
+	die "go.mod/go.sum are not tidy: run go mod tidy"
+fi
+
 log "go vet ./..."
 go vet ./...
 
