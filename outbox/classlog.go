@@ -188,21 +188,3 @@ func copyAside(path, quarantine, prefix string) error {
 	}
 	return out.Close()
 }
-
-// dirSize is the total size of the regular files in dir.
-func dirSize(dir string) (int64, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, fmt.Errorf("outbox: size of %s: %w", dir, err)
-	}
-	var n int64
-	for _, e := range ents {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		if info, err := e.Info(); err == nil {
-			n += info.Size()
-		}
-	}
-	return n, nil
-}
