@@ -11,6 +11,7 @@ import (
 
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/rules"
 )
 
 // bigBackend is a hospital at the scale of PRODUCT §8: 300 ICU beds in 15
@@ -58,7 +59,7 @@ func bigBackend(b testing.TB) *testBackend {
 	}
 	tb := &testBackend{tb: b, site: site, eng: eng, now: start,
 		want: map[string]pipeline.DeviceState{}, history: map[string][]pipeline.Transition{},
-		values: map[string][]config.Sample{}, subs: map[chan pipeline.Transition]struct{}{}}
+		values: map[string][]rules.Sample{}, subs: map[chan pipeline.Transition]struct{}{}}
 	for _, d := range site.Devices {
 		tb.want[d.ID] = pipeline.Standby
 	}

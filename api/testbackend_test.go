@@ -11,6 +11,7 @@ import (
 
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/rules"
 )
 
 // The tests run the server over a real pipeline.Engine fed observations in
@@ -41,8 +42,8 @@ func testProfile(tb testing.TB, kind string) *config.Profile {
 }
 
 // valuesFor are the samples testProfile derives state s from.
-func valuesFor(s pipeline.DeviceState) []config.Sample {
-	v := []config.Sample{{}, {}, {}, {Num: 1234}}
+func valuesFor(s pipeline.DeviceState) []rules.Sample {
+	v := []rules.Sample{{}, {}, {}, {Num: 1234}}
 	switch s {
 	case pipeline.Fault:
 		v[0].Num = 1
@@ -108,7 +109,7 @@ type testBackend struct {
 	want     map[string]pipeline.DeviceState // state each device is fed in
 	snap     pipeline.Snapshot
 	history  map[string][]pipeline.Transition
-	values   map[string][]config.Sample
+	values   map[string][]rules.Sample
 	subs     map[chan pipeline.Transition]struct{}
 	dropped  int
 	audits   []AuditEntry
@@ -134,7 +135,7 @@ func newTestBackend(tb testing.TB) *testBackend {
 		site: site, eng: eng, now: start,
 		want:    map[string]pipeline.DeviceState{},
 		history: map[string][]pipeline.Transition{},
-		values:  map[string][]config.Sample{},
+		values:  map[string][]rules.Sample{},
 		subs:    map[chan pipeline.Transition]struct{}{},
 	}
 	for _, d := range site.Devices {

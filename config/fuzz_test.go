@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/icugate/icugate/rules"
 )
 
 // FuzzLoad feeds arbitrary bytes as a site file: Load must never panic,
@@ -56,10 +58,10 @@ func FuzzParseProfile(f *testing.F) {
 		if c.err() != nil || p == nil {
 			return
 		}
-		_, _ = p.Derive(make([]Sample, len(p.Values)))
+		_, _ = p.Rules.Derive(make([]rules.Sample, len(p.Values)))
 		for state := range p.Simulate {
 			if s, err := p.SimulatedSamples(state); err == nil {
-				_, _ = p.Derive(s)
+				_, _ = p.Rules.Derive(s)
 			}
 		}
 	})

@@ -238,7 +238,7 @@ func TestDefaults(t *testing.T) {
 	if *mon.MaxGap != 8 || s.Profiles["mon-mqtt"].MaxGap != nil {
 		t.Errorf("max_gap: modbus %v, mqtt %v", *mon.MaxGap, s.Profiles["mon-mqtt"].MaxGap)
 	}
-	if mon.Rules.InUse == nil || mon.Index("connected") != 1 {
+	if _, _, inUse := mon.Rules.HasRule(); !inUse || mon.Index("connected") != 1 {
 		t.Error("profile not compiled")
 	}
 	want := "hospital h1: 2 units (1 convertible, 1 general), 3 beds, 2 pools, 6 devices (1 ecmo, 2 monitor, 3 ventilator; 1 modbus-rtu, 1 modbus-rtu-over-tcp, 2 modbus-tcp, 2 mqtt), 5 profiles"

@@ -1,6 +1,6 @@
 package config
 
-import "github.com/expr-lang/expr/vm"
+import "github.com/icugate/icugate/rules"
 
 // Modbus tables.
 const (
@@ -72,8 +72,9 @@ type Profile struct {
 	// site's expected serial. Only icusim and tests use it.
 	Simulate map[string]map[string]any `yaml:"simulate"`
 
-	// Compiled rules; filled by Load.
-	Rules CompiledRules `yaml:"-"`
+	// Rules are the state rules compiled by Compile (which Load calls);
+	// the pipeline evaluates them on every observation.
+	Rules *rules.Set `yaml:"-"`
 	// index maps value name to its position in Values.
 	index map[string]int
 }
@@ -156,11 +157,4 @@ type StateRules struct {
 	Fault       string `yaml:"fault"`
 	Maintenance string `yaml:"maintenance"`
 	InUse       string `yaml:"in_use"`
-}
-
-// CompiledRules are the state rules compiled once at load time.
-type CompiledRules struct {
-	Fault       *vm.Program
-	Maintenance *vm.Program
-	InUse       *vm.Program
 }

@@ -3,6 +3,8 @@ package config
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/icugate/icugate/rules"
 )
 
 // TestShippedProfilesSimulate checks that every profile shipped under
@@ -25,11 +27,11 @@ func TestShippedProfilesSimulate(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", state, err)
 				}
-				c, err := p.Derive(samples)
+				c, err := p.Rules.Derive(samples)
 				if err != nil {
 					t.Fatalf("%s: Derive: %v", state, err)
 				}
-				want := Condition{Fault: state == "fault", Maintenance: state == "maintenance", InUse: state == "in_use"}
+				want := rules.Condition{Fault: state == "fault", Maintenance: state == "maintenance", InUse: state == "in_use"}
 				if c != want {
 					t.Errorf("simulate.%s derives %+v, want %+v", state, c, want)
 				}

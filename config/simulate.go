@@ -5,17 +5,19 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/icugate/icugate/rules"
 )
 
 // SimulatedSamples returns the decoded values a simulated device in state
 // serves, positioned as p.Values: the profile's simulate entries, and 0
 // (or "") for values not listed. icusim encodes them; tests derive them.
-func (p *Profile) SimulatedSamples(state string) ([]Sample, error) {
+func (p *Profile) SimulatedSamples(state string) ([]rules.Sample, error) {
 	sim, ok := p.Simulate[state]
 	if !ok {
 		return nil, fmt.Errorf("profile %s: no simulate values for state %s", p.Name, state)
 	}
-	out := make([]Sample, len(p.Values))
+	out := make([]rules.Sample, len(p.Values))
 	for name, x := range sim {
 		i := slices.IndexFunc(p.Values, func(v Value) bool { return v.Name == name })
 		if i < 0 {

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/icugate/icugate/rules"
 )
 
 // valueName is what a state rule can refer to: an identifier.
@@ -190,7 +192,7 @@ func compileRules(at func(int, string, ...any), d *doc, p *Profile) {
 	for _, r := range []struct{ key, src string }{
 		{"fault", p.State.Fault}, {"maintenance", p.State.Maintenance}, {"in_use", p.State.InUse},
 	} {
-		if _, err := p.compileRule(r.src); err != nil {
+		if _, err := rules.CompileRule(p.ruleInputs(), r.src); err != nil {
 			msg, _, _ := strings.Cut(err.Error(), "\n")
 			if strings.Contains(strings.ReplaceAll(r.src, "&&", ""), "&") {
 				msg += "; expr has no & operator: test bits with bitand(value, mask) != 0"
@@ -236,28 +238,13 @@ func validateSimulate(at func(int, string, ...any), d *doc, p *Profile) {
 		}
 		samples, err := p.SimulatedSamples(state)
 		if err == nil {
-			var c Condition
-			if c, err = p.Derive(samples); err == nil && conditionState(c) != state {
-				err = fmt.Errorf("the state rules derive %s, not %s", conditionState(c), state)
+			var c rules.Condition
+			if c, err = p.Rules.Derive(samples); err == nil && c.State() != state {
+				err = fmt.Errorf("the state rules derive %s, not %s", c.State(), state)
 			}
 		}
 		if err != nil {
 			at(d.line("simulate", state), "simulate.%s: %v", state, err)
 		}
-	}
-}
-
-// conditionState names the state a condition alone gives an online device,
-// with the precedence of PRODUCT §4: fault, maintenance, in use, standby.
-func conditionState(c Condition) string {
-	switch {
-	case c.Fault:
-		return "fault"
-	case c.Maintenance:
-		return "maintenance"
-	case c.InUse:
-		return "in_use"
-	default:
-		return "standby"
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/icugate/icugate/api"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/rules"
 )
 
 // historyLen is how many transitions per device the API keeps in memory
@@ -57,11 +58,11 @@ func newDetails() *details {
 type rawValues struct {
 	t    time.Time
 	prof *config.Profile
-	vals []config.Sample
+	vals []rules.Sample
 }
 
 // setValues records a device's last values.
-func (d *details) setValues(dev string, prof *config.Profile, vals []config.Sample, t time.Time) {
+func (d *details) setValues(dev string, prof *config.Profile, vals []rules.Sample, t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	rv := d.values[dev]

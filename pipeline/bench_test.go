@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 // benchSite is 300 beds in 6 units and 2,000 devices (the size PRODUCT §8
@@ -114,10 +115,10 @@ func BenchmarkObserveChanging(b *testing.B) {
 	now := obs[len(obs)-1].Time
 	// Each round alternates every device between its values and the same
 	// values with a different string sample: same condition, new samples.
-	alt := make([][2][]config.Sample, len(obs))
+	alt := make([][2][]rules.Sample, len(obs))
 	for i := range obs {
 		alt[i][0] = obs[i].Values
-		alt[i][1] = append([]config.Sample(nil), obs[i].Values...)
+		alt[i][1] = append([]rules.Sample(nil), obs[i].Values...)
 		alt[i][1][0].Str = "x"
 	}
 	b.ReportAllocs()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 const causeNeverSeen = "never seen"
@@ -33,14 +34,14 @@ type device struct {
 	lastErr  string
 
 	// Rule cache: the last values given to Derive and what it said.
-	cacheVals []config.Sample
+	cacheVals []rules.Sample
 	// env is the rule environment, reused from poll to poll.
 	env       map[string]any
 	cacheOK   bool
-	cacheCond config.Condition
+	cacheCond rules.Condition
 	cacheErr  string
 	// cond is the condition of the latest valid observation.
-	cond config.Condition
+	cond rules.Condition
 
 	serialBad bool   // the latest valid observation reported a wrong serial
 	serialGot string // the serial of the latest valid observation
@@ -57,7 +58,7 @@ type device struct {
 
 // derive runs the profile's state rules over values, unless they equal the
 // values of the previous call. It returns "" or the rule error's message.
-func (d *device) derive(values []config.Sample) string {
+func (d *device) derive(values []rules.Sample) string {
 	if d.cacheOK && slices.Equal(values, d.cacheVals) {
 		if d.cacheErr == "" {
 			d.cond = d.cacheCond
@@ -69,7 +70,7 @@ func (d *device) derive(values []config.Sample) string {
 	if d.env == nil {
 		d.env = make(map[string]any, len(d.prof.Values))
 	}
-	c, err := d.prof.DeriveIn(d.env, values)
+	c, err := d.prof.Rules.DeriveIn(d.env, values)
 	if err != nil {
 		d.cacheErr = err.Error()
 		return d.cacheErr

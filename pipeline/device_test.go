@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 // step is one event of a device test: an observation in state obs (or a
@@ -156,7 +157,7 @@ func lastCause(e *Engine) string {
 func TestDeriveErrorIsFailedObservation(t *testing.T) {
 	e := newSiteBuilder(t, 0).unit("g", config.ClassGeneral, 1).device("v1", "ventilator", "g-1").engine()
 	obs(t, e, "v1", 0, InUse)
-	short := []config.Sample{{Num: 1}} // wrong number of values: Derive fails
+	short := []rules.Sample{{Num: 1}} // wrong number of values: Derive fails
 	for i := 1; i <= 3; i++ {
 		if err := e.Observe(Observation{Device: "v1", Time: at(time.Duration(i) * sec), Values: short}); err != nil {
 			t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 // Observation is one poll result or one message from a device: either its
@@ -22,7 +22,7 @@ type Observation struct {
 	// Values are positioned as the device profile's Values. Offer hands
 	// the slice over: the driver must not modify it afterwards (the
 	// observation may wait in a queue); the engine copies what it keeps.
-	Values []config.Sample
+	Values []rules.Sample
 	// Serial is the identity the device reported, "" if not read.
 	Serial string
 	// Err is set when the poll or message failed; Values is then ignored.

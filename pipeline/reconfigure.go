@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 // Reconfigure applies a new site config at time at (the clock first
@@ -76,7 +77,7 @@ func (e *Engine) carryDevice(old *Engine, odi, ndi int32) {
 	cfg, prof, kind, window, limit, at := nd.cfg, nd.prof, nd.kind, nd.window, nd.limit, nd.at
 	*nd = *od
 	nd.cfg, nd.prof, nd.kind, nd.window, nd.limit = cfg, prof, kind, window, limit
-	nd.cacheVals = append([]config.Sample(nil), od.cacheVals...)
+	nd.cacheVals = append([]rules.Sample(nil), od.cacheVals...)
 	nd.cacheOK = od.cacheOK && prof == od.prof
 	nd.serialBad = cfg.Serial != "" && od.serialGot != "" && od.serialGot != cfg.Serial
 	nd.fresh = od.seen && e.now.Before(od.lastSeen.Add(window))

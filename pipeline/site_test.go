@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 // Test sites are built in Go, never loaded from files: the engine's tests
@@ -42,8 +43,8 @@ func testProfile(tb testing.TB, kind string) *config.Profile {
 }
 
 // values are the samples testProfile derives each state from.
-func values(s DeviceState) []config.Sample {
-	v := make([]config.Sample, 3)
+func values(s DeviceState) []rules.Sample {
+	v := make([]rules.Sample, 3)
 	switch s {
 	case Fault:
 		v[0].Num = 1

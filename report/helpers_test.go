@@ -12,6 +12,7 @@ import (
 
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/rules"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -38,8 +39,8 @@ func testProfile(tb testing.TB, kind string) *config.Profile {
 	return p
 }
 
-func values(s pipeline.DeviceState) []config.Sample {
-	v := make([]config.Sample, 3)
+func values(s pipeline.DeviceState) []rules.Sample {
+	v := make([]rules.Sample, 3)
 	switch s {
 	case pipeline.Fault:
 		v[0].Num = 1

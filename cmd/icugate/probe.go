@@ -13,6 +13,7 @@ import (
 
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/drivers/modbus"
+	"github.com/icugate/icugate/rules"
 )
 
 func init() {
@@ -147,7 +148,7 @@ func printReading(w io.Writer, dev *config.Device, prof *config.Profile, r modbu
 		fmt.Fprintln(w, "state: none: a value is outside its plausible range, so the gateway records this poll as an error")
 		return
 	}
-	c, err := prof.Derive(r.Samples)
+	c, err := prof.Rules.Derive(r.Samples)
 	if err != nil {
 		fmt.Fprintln(w, "state: rules failed:", err)
 		return
@@ -189,7 +190,7 @@ func hexRegs(raw []uint16) string {
 	return strings.Join(parts, " ")
 }
 
-func sampleString(v *config.Value, s config.Sample) string {
+func sampleString(v *config.Value, s rules.Sample) string {
 	if v.Type == config.TypeString {
 		return strconv.Quote(s.Str)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 // Word and byte order.
@@ -69,7 +70,7 @@ func canonical(dst []byte, regs []uint16, order string, isString bool) []byte {
 // decoded is one value decoded from its raw registers or bits: the sample
 // the engine sees, and the unscaled integer for formatting serials.
 type decoded struct {
-	sample config.Sample
+	sample rules.Sample
 	// integer is the unscaled integer value, for integer types (and
 	// bits) only: intKind is 's' (signed) or 'u' (unsigned), 0 otherwise.
 	// It is formatted only when the value is the serial, so that a poll
@@ -82,9 +83,9 @@ type decoded struct {
 // decodeBits decodes a value of a bit table.
 func decodeBit(on bool) decoded {
 	if on {
-		return decoded{sample: config.Sample{Num: 1}, integer: 1, intKind: 'u'}
+		return decoded{sample: rules.Sample{Num: 1}, integer: 1, intKind: 'u'}
 	}
-	return decoded{sample: config.Sample{Num: 0}, intKind: 'u'}
+	return decoded{sample: rules.Sample{Num: 0}, intKind: 'u'}
 }
 
 // decodeRegisters decodes a register value under the given order (the
@@ -98,7 +99,7 @@ func decodeRegisters(v *config.Value, regs []uint16, order string) (decoded, err
 		be := canonical(buf[:], regs, order, true)
 		s := strings.TrimRight(string(be), "\x00 ")
 		s = strings.TrimLeft(s, "\x00 ")
-		return decoded{sample: config.Sample{Str: s}, isString: true}, nil
+		return decoded{sample: rules.Sample{Str: s}, isString: true}, nil
 	}
 	// Other types have at most four registers (Registers, checked above).
 	var buf [8]byte
@@ -132,7 +133,7 @@ func decodeRegisters(v *config.Value, regs []uint16, order string) (decoded, err
 	default:
 		return decoded{}, fmt.Errorf("value %s: unknown type %q", v.Name, v.Type)
 	}
-	return decoded{sample: config.Sample{Num: scaled(v, raw)}, integer: u, intKind: kind}, nil
+	return decoded{sample: rules.Sample{Num: scaled(v, raw)}, integer: u, intKind: kind}, nil
 }
 
 // scaled applies the profile's scale and offset: decoded = raw*scale+offset.
@@ -145,7 +146,7 @@ func scaled(v *config.Value, raw float64) float64 {
 
 // inRange reports whether a decoded number lies in the value's plausible
 // range; values without a range are always in range, NaN never is.
-func inRange(v *config.Value, s config.Sample) bool {
+func inRange(v *config.Value, s rules.Sample) bool {
 	if len(v.Range) != 2 || v.Type == config.TypeString {
 		return true
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/rules"
 )
 
 // device is one polled device and its private state; only the endpoint
@@ -24,7 +25,7 @@ type device struct {
 	plan      *Plan
 	ep        *endpoint
 	answers   answers
-	samples   []config.Sample
+	samples   []rules.Sample
 	serial    serialCache
 
 	// Unit backoff: after two consecutive timeouts the unit is tried
@@ -59,7 +60,7 @@ func newDevice(dev *config.Device, prof *config.Profile, plan *Plan, ep *endpoin
 	dv := &device{
 		id: dev.ID, unit: byte(dev.Modbus.UnitID), interval: iv, timeout: to,
 		closeEach: dev.Modbus.CloseAfterPoll, prof: prof, plan: plan, ep: ep,
-		answers: newAnswers(plan), samples: make([]config.Sample, len(prof.Values)),
+		answers: newAnswers(plan), samples: make([]rules.Sample, len(prof.Values)),
 		maxBackoff: min(opts.MaxUnitBackoff, 16*iv), sinceTimeout: suspectPolls,
 	}
 	dv.polls, dv.errs, dv.duration = m.forDevice(dev.ID, dev.Transport())

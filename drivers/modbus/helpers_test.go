@@ -10,6 +10,7 @@ import (
 
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/rules"
 	"github.com/icugate/icugate/simulator"
 )
 
@@ -124,7 +125,7 @@ type collector struct {
 func newCollector() *collector { return &collector{recs: map[string][]record{}} }
 
 func (c *collector) Offer(ctx context.Context, o pipeline.Observation) error {
-	o.Values = append([]config.Sample(nil), o.Values...)
+	o.Values = append([]rules.Sample(nil), o.Values...)
 	c.mu.Lock()
 	c.recs[o.Device] = append(c.recs[o.Device], record{Observation: o, At: time.Now()})
 	c.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -173,7 +174,7 @@ func TestSerialCacheFollowsTheValue(t *testing.T) {
 	if got := c.of(decoded{intKind: 's', integer: uint64(neg)}); got != "-5" {
 		t.Fatalf("signed: got %q, want -5", got)
 	}
-	if got := c.of(decoded{isString: true, sample: config.Sample{Str: "SN-1"}}); got != "SN-1" {
+	if got := c.of(decoded{isString: true, sample: rules.Sample{Str: "SN-1"}}); got != "SN-1" {
 		t.Fatalf("string serial: got %q", got)
 	}
 	if got := c.of(u(0)); got != "0" {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 // answers holds the data bytes of every request of a plan, reused poll
@@ -75,7 +76,7 @@ func (p *Plan) decodeValue(prof *config.Profile, i int, a answers, order string)
 // decodeAll fills samples (positioned as prof.Values) from the answers,
 // checks every range and extracts the serial. A value out of range makes
 // the whole observation an error.
-func (p *Plan) decodeAll(prof *config.Profile, a answers, samples []config.Sample, sc *serialCache) (serial string, err error) {
+func (p *Plan) decodeAll(prof *config.Profile, a answers, samples []rules.Sample, sc *serialCache) (serial string, err error) {
 	for i := range prof.Values {
 		v := &prof.Values[i]
 		d, err := p.decodeValue(prof, i, a, v.Order)
@@ -100,7 +101,7 @@ type Reading struct {
 	Values []ValueReading
 	// Samples are the decoded values positioned as the profile's Values,
 	// ready for Profile.Derive.
-	Samples []config.Sample
+	Samples []rules.Sample
 	// Serial is the serial the device reported ("" if the profile has none).
 	Serial string
 	// Requests are the reads that were sent.
@@ -117,7 +118,7 @@ type ValueReading struct {
 	// Raw are the value's registers in address order, or one 0/1 for a
 	// bit table.
 	Raw     []uint16
-	Sample  config.Sample
+	Sample  rules.Sample
 	Unit    string
 	InRange bool
 }
@@ -146,7 +147,7 @@ func ReadOnce(ctx context.Context, dev *config.Device, prof *config.Profile) (Re
 	if err := readAll(ctx, c, byte(dev.Modbus.UnitID), plan, timeout, a); err != nil {
 		return Reading{}, fmt.Errorf("device %s: %w", dev.ID, err)
 	}
-	r := Reading{Device: dev.ID, Time: time.Now(), Requests: plan.Requests, Samples: make([]config.Sample, len(prof.Values))}
+	r := Reading{Device: dev.ID, Time: time.Now(), Requests: plan.Requests, Samples: make([]rules.Sample, len(prof.Values))}
 	for i := range prof.Values {
 		v := &prof.Values[i]
 		var buf [maxRegisters]uint16
@@ -170,7 +171,7 @@ func ReadOnce(ctx context.Context, dev *config.Device, prof *config.Profile) (Re
 // DecodeAs decodes a value's raw registers under a given word/byte order,
 // so that a commissioning engineer can see which order gives plausible
 // numbers.
-func DecodeAs(v *config.Value, raw []uint16, order string) (config.Sample, error) {
+func DecodeAs(v *config.Value, raw []uint16, order string) (rules.Sample, error) {
 	if v.Table == config.TableCoil || v.Table == config.TableDiscrete {
 		return decodeBit(len(raw) > 0 && raw[0] == 1).sample, nil
 	}

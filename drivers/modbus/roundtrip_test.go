@@ -9,6 +9,7 @@ import (
 
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/drivers/modbus"
+	"github.com/icugate/icugate/rules"
 	"github.com/icugate/icugate/simulator"
 )
 
@@ -119,7 +120,7 @@ func TestRoundTripEveryTypeOrderTable(t *testing.T) {
 	}
 }
 
-func checkValue(t *testing.T, what string, v *config.Value, want any, got config.Sample) {
+func checkValue(t *testing.T, what string, v *config.Value, want any, got rules.Sample) {
 	t.Helper()
 	switch w := want.(type) {
 	case string:

@@ -63,7 +63,7 @@ func TestShippedProfilesEndToEnd(t *testing.T) {
 				if p.Serial != "" && r.Serial != "12345678" {
 					t.Errorf("serial %q, want 12345678", r.Serial)
 				}
-				c, err := p.Derive(r.Samples)
+				c, err := p.Rules.Derive(r.Samples)
 				must(t, err)
 				got := "standby"
 				switch {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 // Reasons a message is dropped. They are the values of the reason label of
@@ -83,7 +84,7 @@ func newDecoder(p *config.Profile, clinical bool) *decoder {
 
 // decoded is the content of one good message.
 type decoded struct {
-	values  []config.Sample
+	values  []rules.Sample
 	serial  string
 	time    time.Time // device time; zero when the profile has none
 	hasTime bool
@@ -147,33 +148,33 @@ func (d *decoder) decodeWith(payload []byte, sc *scratch) (decoded, *badMessage)
 // sample converts one JSON value to a Sample as the profile value's type
 // says: numbers checked to fit their type, bit extraction, scale and
 // offset, then the plausible range.
-func sample(v *config.Value, raw jval) (config.Sample, *badMessage) {
+func sample(v *config.Value, raw jval) (rules.Sample, *badMessage) {
 	switch v.Type {
 	case config.TypeString:
 		s, ok := raw.str, raw.kind == kindString
 		if !ok {
-			return config.Sample{}, bad(ReasonWrongType, "value %s: want a string, got %s", v.Name, jsonType(raw))
+			return rules.Sample{}, bad(ReasonWrongType, "value %s: want a string, got %s", v.Name, jsonType(raw))
 		}
 		if len(s) > maxStringBytes {
-			return config.Sample{}, bad(ReasonWrongType, "value %s: string of %d bytes, limit %d", v.Name, len(s), maxStringBytes)
+			return rules.Sample{}, bad(ReasonWrongType, "value %s: string of %d bytes, limit %d", v.Name, len(s), maxStringBytes)
 		}
-		return config.Sample{Str: s}, nil
+		return rules.Sample{Str: s}, nil
 	case config.TypeBool:
 		switch {
 		case raw.kind == kindBool:
-			return config.Sample{Num: raw.num}, nil
+			return rules.Sample{Num: raw.num}, nil
 		case raw.kind == kindNumber && (raw.num == 0 || raw.num == 1):
-			return config.Sample{Num: raw.num}, nil
+			return rules.Sample{Num: raw.num}, nil
 		}
-		return config.Sample{}, bad(ReasonWrongType, "value %s: want a bool (or 0/1), got %s", v.Name, describe(raw))
+		return rules.Sample{}, bad(ReasonWrongType, "value %s: want a bool (or 0/1), got %s", v.Name, describe(raw))
 	}
 	f, b := number(v, raw)
 	if b != nil {
-		return config.Sample{}, b
+		return rules.Sample{}, b
 	}
 	if v.Bit != nil {
 		bit := uint(*v.Bit)
-		return config.Sample{Num: float64((uint64(int64(f)) >> bit) & 1)}, nil
+		return rules.Sample{Num: float64((uint64(int64(f)) >> bit) & 1)}, nil
 	}
 	scale := 1.0
 	if v.Scale != nil {
@@ -181,9 +182,9 @@ func sample(v *config.Value, raw jval) (config.Sample, *badMessage) {
 	}
 	f = f*scale + v.Offset
 	if len(v.Range) == 2 && (f < v.Range[0] || f > v.Range[1]) {
-		return config.Sample{}, bad(ReasonOutOfRange, "value %s: %g outside plausible range [%g, %g]", v.Name, f, v.Range[0], v.Range[1])
+		return rules.Sample{}, bad(ReasonOutOfRange, "value %s: %g outside plausible range [%g, %g]", v.Name, f, v.Range[0], v.Range[1])
 	}
-	return config.Sample{Num: f}, nil
+	return rules.Sample{Num: f}, nil
 }
 
 // intBounds returns the range of an integer type; JSON numbers are

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -43,7 +44,7 @@ func TestDecodeGood(t *testing.T) {
 	if b != nil {
 		t.Fatalf("decode: %v", b)
 	}
-	want := []config.Sample{{Str: "V-1"}, {Num: 1}, {Num: 0}, {Num: 20}, {Num: 1}, {}}
+	want := []rules.Sample{{Str: "V-1"}, {Num: 1}, {Num: 0}, {Num: 20}, {Num: 1}, {}}
 	for i := range want {
 		if got.values[i] != want[i] {
 			t.Errorf("value %s = %+v, want %+v", d.profile.Values[i].Name, got.values[i], want[i])
@@ -55,7 +56,7 @@ func TestDecodeGood(t *testing.T) {
 	if !got.hasTime || !got.time.Equal(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)) {
 		t.Errorf("time = %v %v", got.time, got.hasTime)
 	}
-	cond, err := d.profile.Derive(got.values)
+	cond, err := d.profile.Rules.Derive(got.values)
 	if err != nil || !cond.InUse || !cond.Maintenance || cond.Fault {
 		t.Errorf("derive = %+v, %v", cond, err)
 	}

@@ -24,7 +24,7 @@ func stateOf(t *testing.T, site *config.Site, o pipeline.Observation) string {
 			p = site.Profiles[site.Devices[i].Profile]
 		}
 	}
-	c, err := p.Derive(o.Values)
+	c, err := p.Rules.Derive(o.Values)
 	if err != nil {
 		t.Fatalf("derive %s: %v", o.Device, err)
 	}

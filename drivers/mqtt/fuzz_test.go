@@ -53,7 +53,7 @@ func FuzzDecodePayload(f *testing.F) {
 				t.Fatalf("value %s = %v outside range %v accepted", v.Name, n, v.Range)
 			}
 		}
-		if _, err := p.Derive(got.values); err != nil {
+		if _, err := p.Rules.Derive(got.values); err != nil {
 			t.Fatalf("accepted values the state rules reject: %v", err)
 		}
 	})

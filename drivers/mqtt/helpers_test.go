@@ -15,6 +15,7 @@ import (
 
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/rules"
 )
 
 func TestMain(m *testing.M) {
@@ -90,7 +91,7 @@ func (f *fakeIntake) Offer(ctx context.Context, o pipeline.Observation) error {
 		return err
 	}
 	f.mu.Lock()
-	o.Values = append([]config.Sample(nil), o.Values...)
+	o.Values = append([]rules.Sample(nil), o.Values...)
 	f.last[o.Device] = o
 	f.count[o.Device]++
 	f.total++

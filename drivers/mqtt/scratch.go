@@ -1,6 +1,6 @@
 package mqtt
 
-import "github.com/icugate/icugate/config"
+import "github.com/icugate/icugate/rules"
 
 // scratch is the reusable decoding state of one goroutine. paho calls the
 // publish handler on one goroutine (OrderMatters), so the driver keeps one
@@ -9,7 +9,7 @@ import "github.com/icugate/icugate/config"
 // work (BenchmarkThroughput).
 type scratch struct {
 	vals  []jval
-	slab  []config.Sample
+	slab  []rules.Sample
 	names interner
 }
 
@@ -35,12 +35,12 @@ const samplesPerSlab = 64
 // Values. It is cut from a larger block, never handed out twice and never
 // written by the scratch again: the observation owns it, as Offer requires.
 // A block lives as long as any observation cut from it, a few KiB.
-func (sc *scratch) samples(n int) []config.Sample {
+func (sc *scratch) samples(n int) []rules.Sample {
 	if sc == nil {
-		return make([]config.Sample, n)
+		return make([]rules.Sample, n)
 	}
 	if n > len(sc.slab) {
-		sc.slab = make([]config.Sample, max(n, samplesPerSlab*n))
+		sc.slab = make([]rules.Sample, max(n, samplesPerSlab*n))
 	}
 	v := sc.slab[:n:n]
 	sc.slab = sc.slab[n:]

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/rules"
 )
 
 // TestScratchSamplesAreOwnedByTheirObservation checks the ownership rule of
@@ -12,21 +12,21 @@ import (
 // append to one cannot write into the next.
 func TestScratchSamplesAreOwnedByTheirObservation(t *testing.T) {
 	sc := &scratch{}
-	var got [][]config.Sample
+	var got [][]rules.Sample
 	for i := range 3 * samplesPerSlab {
 		v := sc.samples(3)
 		if len(v) != 3 || cap(v) != 3 {
 			t.Fatalf("samples(3) has len %d cap %d, want 3 and 3", len(v), cap(v))
 		}
 		for j := range v {
-			if v[j] != (config.Sample{}) {
+			if v[j] != (rules.Sample{}) {
 				t.Fatalf("observation %d got a used sample %+v", i, v[j])
 			}
-			v[j] = config.Sample{Num: float64(i), Str: fmt.Sprint(i)}
+			v[j] = rules.Sample{Num: float64(i), Str: fmt.Sprint(i)}
 		}
 		got = append(got, v)
 	}
-	_ = append(got[0], config.Sample{Num: -1})
+	_ = append(got[0], rules.Sample{Num: -1})
 	for i, v := range got {
 		for j := range v {
 			if v[j].Num != float64(i) || v[j].Str != fmt.Sprint(i) {
