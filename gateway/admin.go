@@ -9,6 +9,7 @@ import (
 	"github.com/icugate/icugate/api"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/store"
 )
 
 // storeWithin bounds how long a mutating call waits for the state store to
@@ -25,7 +26,9 @@ func (g *Gateway) SetMaintenance(ctx context.Context, device string, on bool, by
 		return fmt.Errorf("device %q: %w", device, pipeline.ErrUnknown)
 	}
 	return g.storeThenApply(ctx, "maintenance flag",
-		func() error { return g.store.SetMaintenance(device, MaintenanceFlag{On: on, By: by, At: g.now()}) },
+		func() error {
+			return g.store.SetMaintenance(device, store.MaintenanceFlag{On: on, By: by, At: g.now()})
+		},
 		func(e *pipeline.Engine) error { return e.SetMaintenance(device, on, g.now(), by) })
 }
 
@@ -40,7 +43,7 @@ func (g *Gateway) Move(ctx context.Context, device, to, by string) error {
 		return fmt.Errorf("move device %s to %q: no such bed or pool: %w", device, to, pipeline.ErrUnknown)
 	}
 	return g.storeThenApply(ctx, "assignment",
-		func() error { return g.store.SetAssignment(device, Assignment{At: to, By: by, Time: g.now()}) },
+		func() error { return g.store.SetAssignment(device, store.Assignment{At: to, By: by, Time: g.now()}) },
 		func(e *pipeline.Engine) error { return e.Move(device, to, g.now(), by) })
 }
 

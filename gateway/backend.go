@@ -9,6 +9,7 @@ import (
 	"github.com/icugate/icugate/api"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/store"
 )
 
 // usageDays is how many days of daily usage the device page shows.
@@ -86,7 +87,7 @@ func (b Backend) Audit(e api.AuditEntry) {
 	if b.g.store == nil {
 		return
 	}
-	if err := b.g.store.Audit(AuditEntry{
+	if err := b.g.store.Audit(store.AuditEntry{
 		Time: e.Time, Who: e.Who, Remote: e.Remote, Action: e.Action, Device: e.Device,
 		Detail: e.Detail + " status=" + itoa(e.Status), Result: e.Result,
 	}); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/icugate/icugate/influx"
 	"github.com/icugate/icugate/outbox"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/store"
 )
 
 // Options are the gateway's dependencies.
@@ -62,7 +63,7 @@ type Gateway struct {
 	siteMu sync.RWMutex
 	site   *config.Site
 
-	store   *Store
+	store   *store.Store
 	in      *intake
 	cmds    chan engineCmd
 	hub     *hub
@@ -149,12 +150,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return errors.New("gateway: Run called twice")
 	}
 	site := g.Site()
-	store, err := OpenStore(filepath.Join(g.opts.DataDir, "state.db"))
+	st, err := store.Open(filepath.Join(g.opts.DataDir, "state.db"))
 	if err != nil {
 		return err
 	}
-	g.store = store
-	defer store.Close()
+	g.store = st
+	defer st.Close()
 
 	eng, err := pipeline.New(site, g.now())
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/influx"
+	"github.com/icugate/icugate/influx/schema"
 	"github.com/icugate/icugate/pipeline"
 )
 
@@ -206,7 +207,7 @@ func (g *Gateway) observe(eng *pipeline.Engine, ls *loopState, o pipeline.Observ
 	if !ok {
 		return
 	}
-	if p, ok := telemetryPoint(site, prof, &snap.Devices[i], &o); ok {
+	if p, ok := schema.Telemetry(site, prof, &snap.Devices[i], &o); ok {
 		ls.points = append(ls.points, p)
 		ls.lastTelemetry[o.Device] = o.Time
 	}
@@ -264,10 +265,10 @@ func (g *Gateway) statePoints(ls *loopState, snap *pipeline.Snapshot, hospital s
 	if beat {
 		ls.lastBeat = now
 		for i := range snap.Devices {
-			ls.points = append(ls.points, devicePoint(hospital, &snap.Devices[i], snap.AsOf))
+			ls.points = append(ls.points, schema.Device(hospital, &snap.Devices[i], snap.AsOf))
 		}
 		for i := range snap.Beds {
-			ls.points = append(ls.points, bedPoint(hospital, &snap.Beds[i], snap.AsOf))
+			ls.points = append(ls.points, schema.Bed(hospital, &snap.Beds[i], snap.AsOf))
 		}
 	} else {
 		bedIdx := map[string]int{}
@@ -286,7 +287,7 @@ func (g *Gateway) statePoints(ls *loopState, snap *pipeline.Snapshot, hospital s
 					b := snap.Beds[j]
 					if err := b.State.UnmarshalText([]byte(t.To)); err == nil {
 						b.Reason = t.Reason
-						ls.points = append(ls.points, bedPoint(hospital, &b, t.Time))
+						ls.points = append(ls.points, schema.Bed(hospital, &b, t.Time))
 					}
 				}
 			default:
@@ -298,7 +299,7 @@ func (g *Gateway) statePoints(ls *loopState, snap *pipeline.Snapshot, hospital s
 						}
 						d.Cause = t.Cause
 					}
-					ls.points = append(ls.points, devicePoint(hospital, &d, t.Time))
+					ls.points = append(ls.points, schema.Device(hospital, &d, t.Time))
 				}
 			}
 		}
@@ -306,7 +307,7 @@ func (g *Gateway) statePoints(ls *loopState, snap *pipeline.Snapshot, hospital s
 	if beat || ls.lastCapacity == nil || countsChanged(ls.lastCapacity, &snap.Capacity) {
 		c := snap.Capacity
 		ls.lastCapacity = &c
-		ls.points = append(ls.points, capacityPoints(hospital, &snap.Capacity, snap.AsOf)...)
+		ls.points = append(ls.points, schema.Capacity(hospital, &snap.Capacity, snap.AsOf)...)
 	}
 }
 

@@ -2,10 +2,13 @@ package gateway
 
 import (
 	"runtime/debug"
+	"time"
 
-	"github.com/icugate/icugate/influx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/icugate/icugate/influx"
+	"github.com/icugate/icugate/influx/schema"
 )
 
 // metrics are the gateway's own: what the engine loop takes and emits.
@@ -97,4 +100,24 @@ func buildVersion(v string) (version, revision string) {
 		}
 	}
 	return
+}
+
+// gatewayPoint is the gateway's own health as an InfluxDB point.
+func (g *Gateway) gatewayPoint(hospital string, t time.Time) influx.Point {
+	h := schema.GatewayHealth{
+		Observations:       g.counts.observations.Load(),
+		FailedObservations: g.counts.failed.Load(),
+		Transitions:        g.counts.transitions.Load(),
+		IntakeDepth:        g.in.depth(),
+		EventsDropped:      g.hub.dropped.Load(),
+	}
+	if g.box != nil {
+		st := g.box.Stats()
+		h.Outbox = &st
+	}
+	if g.writer != nil {
+		ws := g.writer.Status()
+		h.Writer = &ws
+	}
+	return schema.Gateway(hospital, h, t)
 }

@@ -1,4 +1,9 @@
-package gateway
+// Package store keeps what must survive a restart of the gateway and is not
+// a time series: maintenance flags and assignments changed at run time,
+// accumulated usage, sequence numbers, the regional report waiting for
+// delivery, and the audit trail of every mutating API call. It is one bbolt
+// file (state.db in the data directory), opened by one gateway at a time.
+package store
 
 import (
 	"encoding/binary"
@@ -31,8 +36,8 @@ var (
 	bucketAudit       = []byte("audit")
 )
 
-// OpenStore opens (creating) the state file at path.
-func OpenStore(path string) (*Store, error) {
+// Open opens (creating) the state file at path.
+func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
@@ -240,3 +245,40 @@ func (s *Store) AuditTrail(n int) ([]AuditEntry, error) {
 	}
 	return out, err
 }
+
+// PutPending keeps b as the value waiting under name (e.g. the signed
+// report not yet delivered), replacing what waited before.
+func (s *Store) PutPending(name string, b []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(pendingKey(name), b)
+	})
+}
+
+// Pending returns the value waiting under name, or nil if none.
+func (s *Store) Pending(name string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta).Get(pendingKey(name)); b != nil {
+			out = append([]byte(nil), b...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ClearPending removes the value waiting under name if still reports true
+// for it, in one transaction: a newer value that replaced the delivered one
+// meanwhile stays.
+func (s *Store) ClearPending(name string, still func(b []byte) bool) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if raw := b.Get(pendingKey(name)); raw == nil || !still(raw) {
+			return nil
+		}
+		return b.Delete(pendingKey(name))
+	})
+}
+
+// pendingKey is where a pending value lives in the meta bucket; "report"
+// gives "report.pending", the key earlier versions used.
+func pendingKey(name string) []byte { return []byte(name + ".pending") }

@@ -1,4 +1,11 @@
-package gateway
+// Package schema is what icugate writes to InfluxDB (PRODUCT §6): the
+// measurements, their tags and fields, built from the engine's snapshot,
+// transitions and observations. The influx package delivers points; this
+// package decides what they say. Tags stay low-cardinality: ids, kinds and
+// classes only, never values, times or free text. A dashboard or query
+// written against these names keeps working; change them only with a note
+// in the README's upgrade section.
+package schema
 
 import (
 	"math"
@@ -7,17 +14,24 @@ import (
 
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/influx"
+	"github.com/icugate/icugate/outbox"
 	"github.com/icugate/icugate/pipeline"
 )
 
-// The measurements of PRODUCT §6. Tags stay low-cardinality: ids, kinds and
-// classes only, never values, times or free text.
+// The measurements of PRODUCT §6.
 const (
-	mDeviceState     = "device_state"
-	mDeviceTelemetry = "device_telemetry"
-	mBedState        = "bed_state"
-	mCapacity        = "icu_capacity"
-	mGateway         = "gateway"
+	// MeasureDeviceState is a device's state, written on every change and
+	// with every snapshot.
+	MeasureDeviceState = "device_state"
+	// MeasureDeviceTelemetry holds a profile's telemetry values, one point
+	// per observation.
+	MeasureDeviceTelemetry = "device_telemetry"
+	// MeasureBedState is a bed's state, on change and with every snapshot.
+	MeasureBedState = "bed_state"
+	// MeasureCapacity holds the counts per hospital, class and unit.
+	MeasureCapacity = "icu_capacity"
+	// MeasureGateway is the gateway's own health.
+	MeasureGateway = "gateway"
 )
 
 // bedTag is the bed tag of a device: its bed, or "pool" when it is stored.
@@ -35,8 +49,8 @@ func unitTag(u string) string {
 	return u
 }
 
-// devicePoint is a device_state point at t.
-func devicePoint(hospital string, d *pipeline.DeviceStatus, t time.Time) influx.Point {
+// Device is a device_state point at t.
+func Device(hospital string, d *pipeline.DeviceStatus, t time.Time) influx.Point {
 	since := -1.0
 	if d.LastSeen != nil {
 		since = t.Sub(*d.LastSeen).Seconds()
@@ -44,7 +58,7 @@ func devicePoint(hospital string, d *pipeline.DeviceStatus, t time.Time) influx.
 			since = 0
 		}
 	}
-	return influx.NewPoint(mDeviceState, influx.State, map[string]string{
+	return influx.NewPoint(MeasureDeviceState, influx.State, map[string]string{
 		"hospital": hospital, "unit": unitTag(d.Unit), "bed": bedTag(d), "device": d.ID, "kind": d.Kind,
 	}, t,
 		influx.String("state", d.State.String()),
@@ -56,9 +70,9 @@ func devicePoint(hospital string, d *pipeline.DeviceStatus, t time.Time) influx.
 	)
 }
 
-// bedPoint is a bed_state point at t.
-func bedPoint(hospital string, b *pipeline.BedStatus, t time.Time) influx.Point {
-	return influx.NewPoint(mBedState, influx.State, map[string]string{
+// Bed is a bed_state point at t.
+func Bed(hospital string, b *pipeline.BedStatus, t time.Time) influx.Point {
+	return influx.NewPoint(MeasureBedState, influx.State, map[string]string{
 		"hospital": hospital, "unit": b.Unit, "class": b.Class, "bed": b.ID,
 	}, t,
 		influx.String("state", b.State.String()),
@@ -68,9 +82,9 @@ func bedPoint(hospital string, b *pipeline.BedStatus, t time.Time) influx.Point 
 	)
 }
 
-// capacityPoints are the icu_capacity points of a snapshot: one per unit,
+// Capacity returns the icu_capacity points of a snapshot: one per unit,
 // per class and for the hospital.
-func capacityPoints(hospital string, c *pipeline.CapacityReport, t time.Time) []influx.Point {
+func Capacity(hospital string, c *pipeline.CapacityReport, t time.Time) []influx.Point {
 	out := make([]influx.Point, 0, 1+len(c.Classes)+len(c.Units))
 	add := func(cp *pipeline.Capacity) {
 		fields := []influx.Field{
@@ -93,7 +107,7 @@ func capacityPoints(hospital string, c *pipeline.CapacityReport, t time.Time) []
 				influx.Int(kind+"_maintenance", int64(k.Maintenance)),
 			)
 		}
-		out = append(out, influx.NewPoint(mCapacity, influx.State, map[string]string{
+		out = append(out, influx.NewPoint(MeasureCapacity, influx.State, map[string]string{
 			"hospital": hospital, "unit": cp.Unit, "class": cp.Class,
 		}, t, fields...))
 	}
@@ -107,10 +121,10 @@ func capacityPoints(hospital string, c *pipeline.CapacityReport, t time.Time) []
 	return out
 }
 
-// telemetryPoint is the device_telemetry point of one observation: the
+// Telemetry is the device_telemetry point of one observation: the
 // profile's telemetry values, without clinical ones unless the site
 // enables clinical collection. ok is false when there is nothing to write.
-func telemetryPoint(site *config.Site, prof *config.Profile, d *pipeline.DeviceStatus, o *pipeline.Observation) (influx.Point, bool) {
+func Telemetry(site *config.Site, prof *config.Profile, d *pipeline.DeviceStatus, o *pipeline.Observation) (influx.Point, bool) {
 	var fields []influx.Field
 	for _, name := range prof.Telemetry {
 		i := prof.Index(name)
@@ -133,23 +147,36 @@ func telemetryPoint(site *config.Site, prof *config.Profile, d *pipeline.DeviceS
 	if len(fields) == 0 {
 		return influx.Point{}, false
 	}
-	return influx.NewPoint(mDeviceTelemetry, influx.Telemetry, map[string]string{
+	return influx.NewPoint(MeasureDeviceTelemetry, influx.Telemetry, map[string]string{
 		"hospital": site.Hospital.ID, "unit": unitTag(d.Unit), "bed": bedTag(d), "device": d.ID, "kind": d.Kind,
 	}, o.Time, fields...), true
 }
 
-// gatewayPoint is the gateway's own health as a point: what it took, what
-// waits in the outbox, what was lost and how the InfluxDB writer fares.
-func (g *Gateway) gatewayPoint(hospital string, t time.Time) influx.Point {
+// GatewayHealth is what the gateway reports about itself in the gateway
+// measurement.
+type GatewayHealth struct {
+	Observations       uint64
+	FailedObservations uint64
+	Transitions        uint64
+	IntakeDepth        int
+	EventsDropped      uint64
+	// Outbox is nil when the site has no InfluxDB output.
+	Outbox *outbox.Stats
+	// Writer is nil when the site has no InfluxDB output.
+	Writer *influx.Status
+}
+
+// Gateway is the gateway's own health as a point: what it took, what waits
+// in the outbox, what was lost and how the InfluxDB writer fares.
+func Gateway(hospital string, h GatewayHealth, t time.Time) influx.Point {
 	fields := []influx.Field{
-		influx.Int("observations", int64(g.counts.observations.Load())),
-		influx.Int("failed_observations", int64(g.counts.failed.Load())),
-		influx.Int("transitions", int64(g.counts.transitions.Load())),
-		influx.Int("intake_depth", int64(g.in.depth())),
-		influx.Int("events_dropped", int64(g.hub.dropped.Load())),
+		influx.Int("observations", int64(h.Observations)),
+		influx.Int("failed_observations", int64(h.FailedObservations)),
+		influx.Int("transitions", int64(h.Transitions)),
+		influx.Int("intake_depth", int64(h.IntakeDepth)),
+		influx.Int("events_dropped", int64(h.EventsDropped)),
 	}
-	if g.box != nil {
-		st := g.box.Stats()
+	if st := h.Outbox; st != nil {
 		fields = append(fields,
 			influx.Int("outbox_points", int64(st.Points())),
 			influx.Int("outbox_bytes", st.Bytes),
@@ -160,8 +187,7 @@ func (g *Gateway) gatewayPoint(hospital string, t time.Time) influx.Point {
 			influx.Bool("outbox_over_budget", st.OverBudget),
 		)
 	}
-	if g.writer != nil {
-		ws := g.writer.Status()
+	if ws := h.Writer; ws != nil {
 		fields = append(fields,
 			influx.String("writer_state", ws.State),
 			influx.Int("points_written", int64(ws.Written)),
@@ -171,5 +197,5 @@ func (g *Gateway) gatewayPoint(hospital string, t time.Time) influx.Point {
 			fields = append(fields, influx.Float("write_lag_seconds", t.Sub(ws.LastWrite).Seconds()))
 		}
 	}
-	return influx.NewPoint(mGateway, influx.State, map[string]string{"hospital": hospital}, t, fields...)
+	return influx.NewPoint(MeasureGateway, influx.State, map[string]string{"hospital": hospital}, t, fields...)
 }
