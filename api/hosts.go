@@ -99,7 +99,7 @@ func (s *Server) checkHost(next http.Handler) http.Handler {
 			return
 		}
 		s.metrics.misdirected.Inc()
-		if ok, suppressed := s.logs.allow(s.now()); ok {
+		if ok, suppressed := s.logs.Allow(""); ok {
 			s.log.Info("http request for a foreign host refused", "host", clip(r.Host), "method", r.Method,
 				"path", clip(r.URL.Path), "remote", r.RemoteAddr, "suppressed", suppressed)
 		}

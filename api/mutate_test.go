@@ -176,20 +176,6 @@ func actionOf(path string) string {
 	return "reload"
 }
 
-func TestLogLimiter(t *testing.T) {
-	l := newLogLimiter(2, time.Minute)
-	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	for i, want := range []bool{true, true, false, false} {
-		if ok, _ := l.allow(t0.Add(time.Duration(i) * time.Second)); ok != want {
-			t.Fatalf("line %d: allowed=%v", i, ok)
-		}
-	}
-	ok, suppressed := l.allow(t0.Add(time.Minute))
-	if !ok || suppressed != 2 {
-		t.Fatalf("next window: allowed=%v suppressed=%d", ok, suppressed)
-	}
-}
-
 func TestReload(t *testing.T) {
 	f := newFixture(t, withToken())
 	w := f.do(t, "POST", "/api/v1/reload", "", "Authorization", bearer)

@@ -169,9 +169,12 @@ func unitIDs(site *config.Site) []string {
 	return ids
 }
 
+// The values the state and class filters accept. The state names are
+// pipeline's own, so a state added there is accepted here with no list to
+// keep in step.
 var (
-	deviceStateNames = []string{"offline", "fault", "maintenance", "in_use", "standby"}
-	bedStateNames    = []string{"degraded", "available", "occupied"}
+	deviceStateNames = pipeline.DeviceStateNames()
+	bedStateNames    = pipeline.BedStateNames()
 	classNames       = []string{config.ClassGeneral, config.ClassSpecialty, config.ClassConvertible}
 )
 

@@ -12,6 +12,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/icugate/icugate/internal/logthrottle"
 )
 
 // Defaults of Config.
@@ -120,8 +122,11 @@ type Server struct {
 	csrf         *http.CrossOriginProtection
 	hosts        *hostPolicy
 	streams      *eventHub
-	// logs rate-limits the log lines a client can cause.
-	logs *logLimiter
+	// logs bounds the log lines that clients can cause (rejected calls,
+	// foreign hosts): at most 20 a minute, all under one key, with the
+	// count of those held back on the next line. Every call is still
+	// audited and counted in metrics.
+	logs *logthrottle.Limiter
 }
 
 // New builds a server. It registers the server's metrics with
@@ -206,7 +211,7 @@ func New(cfg Config, backend Backend, deps Deps) (*Server, error) {
 		csrf:         http.NewCrossOriginProtection(),
 		hosts:        hosts,
 		streams:      newEventHub(backend, m, cfg.MaxEventClients, cfg.EventBuffer),
-		logs:         newLogLimiter(20, time.Minute),
+		logs:         logthrottle.New(20, time.Minute, deps.Now),
 	}
 	dash, err := dashboard()
 	if err != nil {

@@ -116,7 +116,7 @@ func (c *call) fail(e *requestError, problems ...string) {
 	} else {
 		c.s.metrics.refused.WithLabelValues(c.action, e.what).Inc()
 	}
-	if ok, suppressed := c.s.logs.allow(c.s.now()); ok || e.code >= 500 {
+	if ok, suppressed := c.s.logs.Allow(""); ok || e.code >= 500 {
 		lvl := c.s.log.Info
 		if e.code >= 500 {
 			lvl = c.s.log.Error

@@ -9,6 +9,7 @@ import (
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/influx"
 	"github.com/icugate/icugate/influx/schema"
+	"github.com/icugate/icugate/internal/backoff"
 	"github.com/icugate/icugate/pipeline"
 )
 
@@ -396,11 +397,8 @@ func (g *Gateway) output(ctx context.Context) {
 	}
 }
 
-// Backoff of makeDurable's retries.
-const (
-	appendRetryMin = 250 * time.Millisecond
-	appendRetryMax = 5 * time.Second
-)
+// appendRetry is the wait between makeDurable's attempts.
+var appendRetry = backoff.Exponential{Min: 250 * time.Millisecond, Max: 5 * time.Second}
 
 // makeDurable appends points to the outbox, retrying while it fails. It
 // gives up only when the gateway stops (the points are counted as dropped
@@ -408,8 +406,7 @@ const (
 // icugate_outbox_append_failures_total and in a log line when it starts and
 // every minute while it lasts, with how many points wait in memory.
 func (g *Gateway) makeDurable(ctx context.Context, points []influx.Point) bool {
-	delay := appendRetryMin
-	for {
+	for attempt := 0; ; attempt++ {
 		err := g.writer.Append(ctx, points...)
 		if errors.Is(err, influx.ErrRefused) {
 			// The others are durable; retrying would queue them twice.
@@ -438,10 +435,9 @@ func (g *Gateway) makeDurable(ctx context.Context, points []influx.Point) bool {
 			return false
 		}
 		select {
-		case <-time.After(delay):
+		case <-time.After(appendRetry.Delay(attempt)):
 		case <-ctx.Done():
 		}
-		delay = min(delay*2, appendRetryMax)
 	}
 }
 

@@ -2,12 +2,12 @@ package influx
 
 import (
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"strings"
-	"time"
 
 	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
+
+	"github.com/icugate/icugate/internal/backoff"
 )
 
 // outcome is the one action taken for a server reply.
@@ -109,22 +109,10 @@ func classify(err error) (outcome, int, string) {
 	}
 }
 
-// Backoff is an exponential backoff with full jitter between Min and Max.
-type Backoff struct {
-	Min, Max time.Duration
-}
-
-// Delay returns the wait before the given retry attempt (0 for the first):
-// a random duration in [d/2, d] with d = Min·2^attempt capped at Max, so
-// gateways that lost the same server do not return in lockstep.
-func (b Backoff) Delay(attempt int) time.Duration {
-	d := b.Min
-	for i := 0; i < attempt && d < b.Max; i++ {
-		d *= 2
-	}
-	d = min(d, b.Max)
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
+// Backoff paces the writer's retries (Deps.Retry, Deps.Hold): its Delay
+// is Min·2^attempt capped at Max, with equal jitter (uniform in the upper
+// half of that, not full jitter), so gateways that lost the same server do
+// not return in lockstep. It is the gateway's one backoff,
+// internal/backoff.Exponential, under the name influx's API has always
+// used.
+type Backoff = backoff.Exponential

@@ -93,3 +93,9 @@ func (s *BedState) UnmarshalText(b []byte) error {
 	}
 	return fmt.Errorf("unknown bed state %q", b)
 }
+
+// DeviceStateNames returns every device state's name, in order.
+func DeviceStateNames() []string { return append([]string(nil), deviceStateNames[:]...) }
+
+// BedStateNames returns every bed state's name, in order.
+func BedStateNames() []string { return append([]string(nil), bedStateNames[:]...) }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/icugate/icugate/internal/logthrottle"
 )
 
 // Deps are the instance's injected dependencies; zero fields take
@@ -39,7 +41,9 @@ type Region struct {
 	closers []func() error
 	reg     *prometheus.Registry
 	m       *metrics
-	limiter *logLimiter
+	// limiter keeps a hostile publisher from flooding the log: one
+	// "report rejected" line per outcome per 10 s.
+	limiter *logthrottle.Limiter
 
 	queue    chan item
 	sweepReq chan struct{}
@@ -74,7 +78,6 @@ func New(cfg *Config, deps Deps) (*Region, error) {
 		cfg: cfg, log: deps.Log, now: deps.Now, sink: deps.Sink, reg: deps.Metrics,
 		queue:    make(chan item, cfg.MQTT.Queue),
 		sweepReq: make(chan struct{}, 1),
-		limiter:  newLogLimiter(10 * time.Second),
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -83,6 +86,7 @@ func New(cfg *Config, deps Deps) (*Region, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
+	r.limiter = logthrottle.New(1, 10*time.Second, r.now)
 	if r.reg == nil {
 		r.reg = prometheus.NewRegistry()
 	}
@@ -229,7 +233,7 @@ func (r *Region) decide(ctx context.Context, it item) Verdict {
 	case Duplicate:
 	default:
 		// A misbehaving or hostile publisher must not flood the log.
-		if n, ok := r.limiter.allow(string(v.Outcome)); ok {
+		if ok, n := r.limiter.Allow(string(v.Outcome)); ok {
 			r.log.Warn("report rejected", "reason", v.Outcome, "hospital", v.Hospital, "topic", it.topic, "source", it.src, "suppressed", n, "err", v.Err)
 		}
 	}
@@ -254,30 +258,4 @@ func (r *Region) enqueue(ctx context.Context, it item) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// logLimiter lets one log line per key through per period and counts the
-// rest.
-type logLimiter struct {
-	period time.Duration
-	mu     sync.Mutex
-	last   map[string]time.Time
-	supp   map[string]int
-}
-
-func newLogLimiter(p time.Duration) *logLimiter {
-	return &logLimiter{period: p, last: map[string]time.Time{}, supp: map[string]int{}}
-}
-
-func (l *logLimiter) allow(key string) (suppressed int, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if now.Sub(l.last[key]) < l.period {
-		l.supp[key]++
-		return 0, false
-	}
-	n := l.supp[key]
-	l.last[key], l.supp[key] = now, 0
-	return n, true
 }

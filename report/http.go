@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/icugate/icugate/internal/backoff"
 )
 
 // HTTPTransport POSTs each message to URL as application/json, retrying
@@ -20,7 +22,8 @@ type HTTPTransport struct {
 	// Attempts is the number of tries per message; default 5.
 	Attempts int
 	// Backoff is the wait before the first retry, doubled each time up to
-	// MaxBackoff; defaults 1s and 30s.
+	// MaxBackoff (each wait drawn from its upper half, internal/backoff);
+	// defaults 1s and 30s.
 	Backoff, MaxBackoff time.Duration
 }
 
@@ -46,9 +49,8 @@ func (t *HTTPTransport) Send(ctx context.Context, m Message) error {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("report http %s: %w (last error: %v)", t.URL, ctx.Err(), last)
-			case <-time.After(wait):
+			case <-time.After(backoff.Exponential{Min: wait, Max: maxWait}.Delay(i - 1)):
 			}
-			wait = min(2*wait, maxWait)
 		}
 		retry, err := t.post(ctx, client, m)
 		if err == nil {

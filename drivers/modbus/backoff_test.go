@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// TestBackoffGrowsAndCaps checks the exponential backoff with ±50% jitter
-// used for reconnects and for units that keep timing out.
+// TestBackoffGrowsAndCaps checks the reconnect and unit backoff: the first
+// failure waits about base, each further one doubles it up to limit, and
+// the jitter keeps every wait within the upper half and never above limit.
 func TestBackoffGrowsAndCaps(t *testing.T) {
 	base, limit := 100*time.Millisecond, 2*time.Second
 	for n := 1; n <= 12; n++ {
@@ -16,8 +17,8 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 		}
 		for i := 0; i < 200; i++ {
 			d := backoff(base, limit, n)
-			if d < want/2 || d >= want*3/2 {
-				t.Fatalf("attempt %d: %v outside [%v, %v)", n, d, want/2, want*3/2)
+			if d < want-want/2 || d > want {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", n, d, want-want/2, want)
 			}
 		}
 	}

@@ -3,16 +3,18 @@ package modbus
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/icugate/icugate/config"
+	// Named apart from this package's backoff function.
+	expbackoff "github.com/icugate/icugate/internal/backoff"
 )
 
 // Reconnect backoff after failed dials to an endpoint: exponential from
-// dialBackoffMin, capped at dialBackoffMax, with ±50% jitter so that many
-// gateways (or many endpoints behind one switch) do not dial in lockstep.
+// dialBackoffMin, capped at dialBackoffMax, jittered (see backoff) so that
+// many gateways (or many endpoints behind one switch) do not dial in
+// lockstep.
 const (
 	dialBackoffMin = 250 * time.Millisecond
 	dialBackoffMax = 30 * time.Second
@@ -116,12 +118,9 @@ func (e *endpoint) closeAll() {
 	}
 }
 
-// backoff is base·2^(n-1), capped, with ±50% jitter.
+// backoff is the wait after the nth consecutive failure (n ≥ 1) of a dial
+// or of a unit: base·2^(n-1) capped at limit, with the equal jitter of
+// internal/backoff (uniform in the upper half), so it never exceeds limit.
 func backoff(base, limit time.Duration, n int) time.Duration {
-	d := base
-	for i := 1; i < n && d < limit; i++ {
-		d *= 2
-	}
-	d = min(d, limit)
-	return d/2 + rand.N(d)
+	return expbackoff.Exponential{Min: base, Max: limit}.Delay(n - 1)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/internal/backoff"
 	"github.com/icugate/icugate/pipeline"
 )
 
@@ -213,7 +214,8 @@ func (d *Driver) Run(ctx context.Context, in pipeline.Intake) error {
 
 // connectLoop connects, and reconnects whenever the connection is lost,
 // with a backoff from ConnectRetryInterval doubling up to
-// MaxReconnectInterval, until ctx ends.
+// MaxReconnectInterval (with jitter, so gateways that lost the same broker
+// do not return in lockstep), until ctx ends.
 //
 // The loop is ours rather than paho's AutoReconnect/ConnectRetry because
 // paho's backoff sleep cannot be interrupted: a stop while the broker was
@@ -221,7 +223,7 @@ func (d *Driver) Run(ctx context.Context, in pipeline.Intake) error {
 // Run returned. Here every wait watches ctx, and paho runs one connection
 // attempt at a time (bounded by its connect timeout).
 func (d *Driver) connectLoop(ctx context.Context) {
-	backoff := d.opts.ConnectRetryInterval
+	retry := backoff.Exponential{Min: d.opts.ConnectRetryInterval, Max: d.opts.MaxReconnectInterval}
 	failures := 0
 	for {
 		// paho calls OnConnectionLost only after the old connection's
@@ -235,17 +237,17 @@ func (d *Driver) connectLoop(ctx context.Context) {
 			return
 		}
 		if err := tok.Error(); err != nil {
+			wait := retry.Delay(failures)
 			failures++
 			if failures == 1 || failures%10 == 0 { // a dead broker must not flood the log
-				d.log.Warn("mqtt connect failed; retrying", "broker", d.brokerForLog(), "err", err, "attempts", failures, "retry_in", backoff)
+				d.log.Warn("mqtt connect failed; retrying", "broker", d.brokerForLog(), "err", err, "attempts", failures, "retry_in", wait)
 			}
-			if !sleep(ctx, backoff) {
+			if !sleep(ctx, wait) {
 				return
 			}
-			backoff = min(2*backoff, d.opts.MaxReconnectInterval)
 			continue
 		}
-		failures, backoff = 0, d.opts.ConnectRetryInterval
+		failures = 0
 		d.onConnect(d.client)
 		d.up.Store(true)
 		// "Connected" means subscribed and announced: from here on a

@@ -2,8 +2,9 @@ package mqtt
 
 import (
 	"log/slog"
-	"sync"
 	"time"
+
+	"github.com/icugate/icugate/internal/logthrottle"
 )
 
 // dropLog logs refused messages at most once per interval per reason, with
@@ -12,31 +13,19 @@ import (
 // log). The counter in metrics is exact; the log is a sample.
 type dropLog struct {
 	log      *slog.Logger
-	now      func() time.Time
-	interval time.Duration
-
-	mu   sync.Mutex
-	last map[string]time.Time
-	held map[string]int
+	throttle *logthrottle.Limiter // keyed by reason, a fixed set
 }
 
 func newDropLog(log *slog.Logger, now func() time.Time, interval time.Duration) *dropLog {
-	return &dropLog{log: log, now: now, interval: interval, last: make(map[string]time.Time), held: make(map[string]int)}
+	return &dropLog{log: log, throttle: logthrottle.New(1, interval, now)}
 }
 
 // drop logs one refused message unless its reason was logged recently.
 func (l *dropLog) drop(reason, device, topic string, err error) {
-	now := l.now()
-	l.mu.Lock()
-	if t, ok := l.last[reason]; ok && now.Sub(t) < l.interval {
-		l.held[reason]++
-		l.mu.Unlock()
+	ok, suppressed := l.throttle.Allow(reason)
+	if !ok {
 		return
 	}
-	suppressed := l.held[reason]
-	l.last[reason] = now
-	l.held[reason] = 0
-	l.mu.Unlock()
 	l.log.Warn("mqtt message dropped", "reason", reason, "device", device, "topic", truncate(topic, 128), "err", err, "suppressed", suppressed)
 }
 
