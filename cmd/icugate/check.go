@@ -5,19 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/icugate/icugate/config"
 )
-
-func init() {
-	commands["check"] = command{
-		summary: "validate a site config and every profile it uses",
-		run: func(args []string) int {
-			return runCheck(args, os.Stdout, os.Stderr)
-		},
-	}
-}
 
 // runCheck loads the site config named by -c. It prints every problem as
 // file:line: message to stderr and returns 1, or prints a one-line summary

@@ -61,10 +61,25 @@ func TestCheckMissingFileAndBadFlags(t *testing.T) {
 	}
 }
 
-func TestCheckRegistered(t *testing.T) {
-	for _, name := range []string{"check", "version"} {
-		if c, ok := commands[name]; !ok || c.summary == "" || c.run == nil {
-			t.Errorf("command %q not registered", name)
+// TestCommandTable checks that every subcommand the package doc lists is
+// in the table once, with a summary and code.
+func TestCommandTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range commands {
+		if seen[c.name] {
+			t.Errorf("command %q listed twice", c.name)
 		}
+		seen[c.name] = true
+		if c.summary == "" || c.run == nil {
+			t.Errorf("command %q has no summary or no code", c.name)
+		}
+	}
+	for _, name := range []string{"run", "check", "probe", "keygen", "health", "version"} {
+		if _, ok := lookup(name); !ok {
+			t.Errorf("command %q missing", name)
+		}
+	}
+	if _, ok := lookup("nosuch"); ok {
+		t.Error("lookup found a command that does not exist")
 	}
 }

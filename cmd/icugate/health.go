@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-func init() {
-	commands["health"] = command{summary: "probe a running gateway's /healthz (for container HEALTHCHECK)", run: health}
-}
-
 // health exits 0 when the gateway at -url answers 200; containers built
 // from scratch have no curl, so the binary probes itself.
 func health(args []string) int {

@@ -4,18 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/icugate/icugate/report"
 )
-
-func init() {
-	commands["keygen"] = command{
-		summary: "make a report-signing key pair (Ed25519)",
-		run:     func(args []string) int { return keygen(args, os.Stdout, os.Stderr) },
-	}
-}
 
 // keygen writes a new report-signing key pair into -out and prints the key
 // id. The private key stays on the gateway (report.key_file); the public

@@ -11,7 +11,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"sort"
 )
 
 // command is one subcommand; it returns the process exit status.
@@ -20,16 +19,40 @@ type command struct {
 	run     func(args []string) int
 }
 
-// commands is filled by the init functions of the subcommand files, so each
-// subcommand lives in its own file.
-var commands = map[string]command{}
+// commands are the subcommands, in the order usage lists them. Each one's
+// code lives in the file of its name.
+var commands = []struct {
+	name string
+	command
+}{
+	{"run", command{"run the gateway: icugate run -c SITE.yaml", runGateway}},
+	{"check", command{"validate a site config and every profile it uses", func(args []string) int {
+		return runCheck(args, os.Stdout, os.Stderr)
+	}}},
+	{"probe", command{"read one Modbus device once and show every value (commissioning)", runProbe}},
+	{"keygen", command{"make a report-signing key pair (Ed25519)", func(args []string) int {
+		return keygen(args, os.Stdout, os.Stderr)
+	}}},
+	{"health", command{"probe a running gateway's /healthz (for container HEALTHCHECK)", health}},
+	{"version", command{"print version, commit and Go version", runVersion}},
+}
+
+// lookup returns the subcommand called name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c.command, true
+		}
+	}
+	return command{}, false
+}
 
 func main() {
 	if len(os.Args) < 2 {
 		usage()
 		os.Exit(2)
 	}
-	c, ok := commands[os.Args[1]]
+	c, ok := lookup(os.Args[1])
 	if !ok {
 		fmt.Fprintf(os.Stderr, "icugate: unknown command %q\n", os.Args[1])
 		usage()
@@ -40,12 +63,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: icugate <command> [flags]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, commands[n].summary)
+	for _, c := range commands {
+		fmt.Fprintf(os.Stderr, "  %-8s %s\n", c.name, c.summary)
 	}
 }

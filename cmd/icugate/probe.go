@@ -16,10 +16,6 @@ import (
 	"github.com/icugate/icugate/rules"
 )
 
-func init() {
-	commands["probe"] = command{summary: "read one Modbus device once and show every value (commissioning)", run: runProbe}
-}
-
 // runProbe reads one device once:
 //
 //	icugate probe -c SITE.yaml -device ID [-orders]

@@ -16,10 +16,6 @@ import (
 	"github.com/icugate/icugate/gateway"
 )
 
-func init() {
-	commands["run"] = command{summary: "run the gateway: icugate run -c SITE.yaml", run: runGateway}
-}
-
 // stopTimeout bounds a graceful stop: stop polling, take queued
 // observations, make the last points durable, close connections.
 const stopTimeout = 20 * time.Second

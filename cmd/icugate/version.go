@@ -11,20 +11,6 @@ import (
 // version is set at build time: go build -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
-func init() {
-	commands["version"] = command{
-		summary: "print version, commit and Go version",
-		run: func(args []string) int {
-			if len(args) > 0 {
-				fmt.Fprintln(os.Stderr, "usage: icugate version")
-				return 2
-			}
-			printVersion(os.Stdout, version, debug.ReadBuildInfo)
-			return 0
-		},
-	}
-}
-
 // printVersion writes the version (from -ldflags, else the module version
 // `go install` recorded), the VCS commit the binary was built from, and the
 // Go toolchain.
@@ -53,4 +39,14 @@ func printVersion(w io.Writer, v string, buildInfo func() (*debug.BuildInfo, boo
 		}
 	}
 	fmt.Fprintf(w, "icugate %s\n%s\n%s %s/%s\n", v, commit, goVersion, runtime.GOOS, runtime.GOARCH)
+}
+
+// runVersion is the version subcommand.
+func runVersion(args []string) int {
+	if len(args) > 0 {
+		fmt.Fprintln(os.Stderr, "usage: icugate version")
+		return 2
+	}
+	printVersion(os.Stdout, version, debug.ReadBuildInfo)
+	return 0
 }
