@@ -12,6 +12,7 @@ import (
 )
 
 func TestBrowserWardFollowsTheEngineLive(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, Config{Retry: 200 * time.Millisecond})
 	b := newBrowser(t, f)
 	b.do("load the ward view",
@@ -123,6 +124,7 @@ func TestBrowserWardFollowsTheEngineLive(t *testing.T) {
 }
 
 func TestBrowserMaintenanceThroughTheUI(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, withToken())
 	b := newBrowser(t, f)
 	b.do("open a device page",
@@ -178,6 +180,7 @@ func TestBrowserMaintenanceThroughTheUI(t *testing.T) {
 }
 
 func TestBrowserMoveShowsErrorsThenMoves(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, withToken())
 	b := newBrowser(t, f)
 	b.do("open the spare ventilator",

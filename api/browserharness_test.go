@@ -105,7 +105,7 @@ func (b *browser) click(sel string) chromedp.Action[chromedp.Void] {
 			if err == nil || !strings.Contains(err.Error(), "node") {
 				return err
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // a pause before retrying: the page offers no event for "update done"
 		}
 		return err
 	})

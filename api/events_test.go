@@ -132,12 +132,7 @@ func TestEventsDeliverSnapshotThenTransitions(t *testing.T) {
 	ts.Close()
 	// The backend ends a subscription when its context ends, on its own
 	// goroutine: give it a moment.
-	for i := 0; f.b.subscribers() != 0; i++ {
-		if i == 1000 {
-			t.Fatalf("%d subscriptions left after the client went away", f.b.subscribers())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "every subscription ended after the client went away", func() bool { return f.b.subscribers() == 0 })
 }
 
 // flushWriter is a ResponseWriter for calling the handler in a synctest
@@ -199,6 +194,7 @@ func TestEventsHeartbeatEvery15s(t *testing.T) {
 }
 
 func TestServeShutsDownWithOpenStreams(t *testing.T) {
+	t.Parallel()
 	// A write timeout far shorter than the stream's life: the stream must
 	// outlive it (each write has its own deadline), other routes not.
 	f := newFixture(t, Config{WriteTimeout: 150 * time.Millisecond, Heartbeat: 50 * time.Millisecond})

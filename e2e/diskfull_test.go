@@ -97,7 +97,7 @@ http: {listen: %s}
 		}
 	}()
 	startGW()
-	time.Sleep(500 * time.Millisecond) // subscribed
+	waitOutput(t, "icugate subscribed", 30*time.Second, gwLog.String, "mqtt connected")
 	for i := range 4 {
 		publish(i, "standby")
 	}
@@ -127,7 +127,7 @@ http: {listen: %s}
 		for end := time.Now().Add(d); time.Now().Before(end); {
 			for k := 0; k < 10; k++ {
 				flip(k % 3)
-				time.Sleep(30 * time.Millisecond)
+				time.Sleep(30 * time.Millisecond) // the publishing pace during the fault is the scenario
 			}
 			keepFresh()
 			toggle(record)

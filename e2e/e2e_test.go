@@ -262,6 +262,19 @@ func setup(t *testing.T) *env {
 }
 
 // logBuffer collects a process's output; safe to read while it runs.
+// waitOutput waits until a process's output (read by out) contains msg,
+// failing with the output's tail if it does not within d.
+func waitOutput(t *testing.T, what string, d time.Duration, out func() string, msg string) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(d); !strings.Contains(out(), msg); <-tick.C {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %q not logged within %v\n%s", what, msg, d, tail(out(), 3000))
+		}
+	}
+}
+
 type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -22,7 +22,8 @@ func TestGatewayEndToEnd(t *testing.T) {
 	c := e.waitCapacity("every device seen, counts verified", 60*time.Second, func(c capacity) bool {
 		return c.Hospital.Verified && c.Hospital.BedsTotal == 40 && c.Hospital.BedsEquipped > 0
 	})
-	// Let holds settle, then take the baseline.
+	// Let holds settle (longer than the site's 1 s hold; the gateway exposes
+	// no pending-hold count to wait on), then take the baseline.
 	time.Sleep(1500 * time.Millisecond)
 	c, _ = e.capacity()
 	base := c.Hospital.BedsEquipped
@@ -113,6 +114,8 @@ func TestGatewayEndToEnd(t *testing.T) {
 		State       string             `json:"state"`
 		Utilisation map[string]float64 `json:"utilisation_seconds"`
 	}
+	// Utilisation accrues in the gateway's real time: at least a second
+	// in maintenance before the restart, which must keep it.
 	time.Sleep(1100 * time.Millisecond)
 	e.stopGateway()
 	e.startGateway()

@@ -97,7 +97,9 @@ http: {listen: %s}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond) // subscribed after connecting
+	waitOutput(t, "icugate subscribed", 30*time.Second, func() string {
+		return first.Stdout.(*logBuffer).String() + first.Stderr.(*logBuffer).String()
+	}, "mqtt connected")
 	_ = first.Process.Kill()
 	_ = first.Wait()
 
@@ -114,7 +116,7 @@ http: {listen: %s}
 				state = "standby"
 			}
 			publish(i, state)
-			time.Sleep(15 * time.Millisecond)
+			time.Sleep(15 * time.Millisecond) // the publishing pace between kills is the scenario
 		}
 		killedAt = append(killedAt, time.Now())
 		if err := gw.Process.Kill(); err != nil {

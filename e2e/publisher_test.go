@@ -46,7 +46,7 @@ func (p *publisher) publish(i int, state string) {
 	dev := &p.site.Devices[i]
 	now := time.Now().Truncate(time.Millisecond)
 	for !now.After(p.lastAt[dev.ID]) {
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // until the millisecond timestamp moves on
 		now = time.Now().Truncate(time.Millisecond)
 	}
 	p.lastAt[dev.ID] = now

@@ -129,20 +129,15 @@ func startGateway(t *testing.T, site *config.Site, path, data string) (*Gateway,
 	return g, stop
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls the snapshot until cond holds or the deadline passes.
 func waitFor(t *testing.T, what string, within time.Duration, cond func(s pipeline.Snapshot) bool, g *Gateway) pipeline.Snapshot {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		s := g.Snapshot()
-		if cond(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; hospital counts %+v", what, within, s.Capacity.Hospital)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var s pipeline.Snapshot
+	eventually(t, within, what, func() (bool, string) {
+		s = g.Snapshot()
+		return cond(s), fmt.Sprintf("hospital counts %+v", s.Capacity.Hospital)
+	})
+	return s
 }
 
 // settled is true when no bed has a state change pending its hold.
@@ -224,7 +219,14 @@ func TestGatewayFollowsSimulatedDevices(t *testing.T) {
 	if got := deviceState(g.Snapshot(), vent); got != pipeline.Maintenance {
 		t.Fatalf("after SetMaintenance %s = %v, want maintenance", vent, got)
 	}
-	time.Sleep(1200 * time.Millisecond) // accumulate some usage
+	waitFor(t, "usage of the faulted ventilator accumulated", 5*time.Second, func(s pipeline.Snapshot) bool {
+		for _, d := range s.Devices {
+			if d.ID == vent {
+				return d.Utilisation.Fault+d.Utilisation.Maintenance >= 1
+			}
+		}
+		return false
+	}, g)
 	stop()
 
 	g2, _ := startGateway(t, site, path, data)

@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/icugate/icugate/pipeline"
@@ -13,6 +15,7 @@ import (
 // observation exactly once, each driver's in its own order, and offers wait
 // (never drop) while the intake is full.
 func TestIntakeBatchesEveryObservationInOrder(t *testing.T) {
+	t.Parallel()
 	in := newIntake()
 	const producers, each = 8, intakeSize / 2 // 4 × the size in all
 	var wg sync.WaitGroup
@@ -57,20 +60,55 @@ func TestIntakeBatchesEveryObservationInOrder(t *testing.T) {
 	t.Logf("%d observations in %d wake-ups", got, wakes)
 }
 
-// An offer to a full intake ends with its context.
+// An offer to a full intake waits, and ends with its context.
 func TestIntakeOfferWaitsThenGivesUpWithContext(t *testing.T) {
-	in := newIntake()
-	for range intakeSize {
-		if err := in.Offer(context.Background(), pipeline.Observation{}); err != nil {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		in := newIntake()
+		for range intakeSize {
+			if err := in.Offer(context.Background(), pipeline.Observation{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if err := in.Offer(ctx, pipeline.Observation{}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("an offer to a full intake: %v, want the context's deadline", err)
+		}
+		if d := time.Since(start); d != 50*time.Millisecond {
+			t.Errorf("gave up after %v, want when the context ended (50ms)", d)
+		}
+		if in.depth() != intakeSize {
+			t.Fatalf("depth %d, want %d", in.depth(), intakeSize)
+		}
+	})
+}
+
+// A waiting offer goes in as soon as the loop takes the queue.
+func TestIntakeWaitingOfferGoesInWhenTaken(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		in := newIntake()
+		for range intakeSize {
+			if err := in.Offer(context.Background(), pipeline.Observation{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan error)
+		go func() { done <- in.Offer(context.Background(), pipeline.Observation{Device: "late"}) }()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("an offer to a full intake returned %v without room", err)
+		default:
+		}
+		in.recycle(in.take())
+		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := in.Offer(ctx, pipeline.Observation{}); err == nil {
-		t.Fatal("an offer to a full intake returned nil without room")
-	}
-	if in.depth() != intakeSize {
-		t.Fatalf("depth %d, want %d", in.depth(), intakeSize)
-	}
+		if b := in.take(); len(b) != 1 || b[0].Device != "late" {
+			t.Errorf("after the take, the intake holds %+v, want the waiting offer", b)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -21,11 +22,10 @@ func TestMaintenanceOnFullStateStore(t *testing.T) {
 	data := tmpfstest.Mount(t, 1<<20)
 	g, _ := startGateway(t, site, path, data)
 	dev := site.Devices[0].ID
-	for deadline := time.Now().Add(10 * time.Second); g.Ready() != nil; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("gateway not ready within 10s")
-		}
-	}
+	eventually(t, 10*time.Second, "gateway ready", func() (bool, string) {
+		err := g.Ready()
+		return err == nil, fmt.Sprint(err)
+	})
 	filler := tmpfstest.Fill(t, data)
 	// Each flag carries a long "by", so the store soon needs pages the
 	// disk does not have.
@@ -72,9 +72,5 @@ func TestMaintenanceOnFullStateStore(t *testing.T) {
 func waitSnapshot(t *testing.T, g *Gateway) {
 	t.Helper()
 	s0 := g.snap.Load()
-	for deadline := time.Now().Add(3 * time.Second); g.snap.Load() == s0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no new snapshot within 3s")
-		}
-	}
+	eventually(t, 3*time.Second, "a new snapshot", func() (bool, string) { return g.snap.Load() != s0, "none published" })
 }

@@ -8,6 +8,7 @@ import (
 )
 
 func TestAPITokens(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(text string) string {
 		p := filepath.Join(dir, "tokens")

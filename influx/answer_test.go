@@ -18,6 +18,7 @@ import (
 )
 
 func TestCheckedDoer(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, method, path string
 		status             int
@@ -114,6 +115,7 @@ func (p *portal) count() int {
 // writer is held with a reason saying so; once InfluxDB answers, the same
 // points are delivered and the hold is cleared (icugate_influxdb_held 0).
 func TestWriterHoldsOnUnexpected2xx(t *testing.T) {
+	t.Parallel()
 	p := &portal{stored: map[string]bool{}}
 	p.captive.Store(true)
 	ts := httptest.NewServer(p)
@@ -123,10 +125,9 @@ func TestWriterHoldsOnUnexpected2xx(t *testing.T) {
 	r.run()
 	produce(t, r.w, "portal", 0, 50, 0)
 
-	deadline := time.Now().Add(10 * time.Second)
-	for (r.w.Status().State != "held" || p.attempts.Load() < 3) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 20*time.Second, "the writer to hold after three attempts", func() bool {
+		return r.w.Status().State == "held" && p.attempts.Load() >= 3
+	}, nil)
 	st := r.w.Status()
 	if st.State != "held" || st.Reason != "unexpected_answer" || !strings.Contains(st.Message, "text/html") {
 		t.Fatalf("status %+v after %d attempts, want held/unexpected_answer naming the HTML body", st, p.attempts.Load())
@@ -145,10 +146,7 @@ func TestWriterHoldsOnUnexpected2xx(t *testing.T) {
 	}
 
 	p.captive.Store(false)
-	deadline = time.Now().Add(10 * time.Second)
-	for r.q.Pending() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitDrained(t, r.q, 20*time.Second)
 	r.stop()
 	if n := p.count(); n != 50 {
 		t.Fatalf("InfluxDB got %d distinct points, want 50", n)

@@ -28,7 +28,7 @@ func produce(t *testing.T, w *Writer, m string, from, n int, tick time.Duration)
 		if err := w.Append(context.Background(), seqPoint(m, c, i)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(tick)
+		time.Sleep(tick) // the producer's pace is the scenario (a steady stream over the outage)
 	}
 }
 
@@ -54,25 +54,21 @@ func outage(t *testing.T, down time.Duration) {
 	}
 	// The server shows the points as soon as it took them; the writer
 	// counts them when the write call returns, a moment later.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		v := metricValue(t, reg, "icugate_influxdb_points_written_total", "")
-		if v >= float64(400+n) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("icugate_influxdb_points_written_total = %v, want >= %d", v, 400+n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	written := func() float64 { return metricValue(t, reg, "icugate_influxdb_points_written_total", "") }
+	waitFor(t, 10*time.Second, fmt.Sprintf("icugate_influxdb_points_written_total >= %d", 400+n),
+		func() bool { return written() >= float64(400+n) }, func() string { return fmt.Sprintf(": %v", written()) })
 }
 
 // TestWriterOutage stops InfluxDB for 5 s mid-run.
-func TestWriterOutage(t *testing.T) { outage(t, 5*time.Second) }
+func TestWriterOutage(t *testing.T) {
+	t.Parallel()
+	outage(t, 5*time.Second)
+}
 
 // TestWriterOutageLong is the issue's 60 s outage; it runs under CI=true
 // and locally with ICUGATE_LONG_TESTS=1.
 func TestWriterOutageLong(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("ICUGATE_LONG_TESTS") != "1" && os.Getenv("CI") != "true" {
 		t.Skip("the 60 s outage runs under CI=true or with ICUGATE_LONG_TESTS=1")
 	}
@@ -99,6 +95,7 @@ func readDeadLetters(t *testing.T, path string) []deadLetterLine {
 }
 
 func TestWriterPartialWriteDeadLettersOnlyTheBadPoint(t *testing.T) {
+	t.Parallel()
 	srv := influxtest.Start(t, influxtest.Options{})
 	r := newRig(t, srv, influxtest.Bucket, srv.Token, 0)
 	ctx := context.Background()
@@ -120,10 +117,7 @@ func TestWriterPartialWriteDeadLettersOnlyTheBadPoint(t *testing.T) {
 	}
 	r.run()
 	waitCount(t, srv, "pw", "v", 20, 20*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for r.q.Pending() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitDrained(t, r.q, 20*time.Second)
 	r.stop()
 	dl := readDeadLetters(t, filepath.Join(r.dir, "deadletter.jsonl"))
 	if len(dl) != 1 || !strings.Contains(dl[0].Line, `v="not a number"`) || !strings.Contains(dl[0].Reason, "field type conflict") || dl[0].Status != 400 {
@@ -135,17 +129,21 @@ func TestWriterPartialWriteDeadLettersOnlyTheBadPoint(t *testing.T) {
 }
 
 // holdTest checks that a refusal naming no point holds everything: nothing
-// dropped, nothing dead-lettered, the status says why.
-func holdTest(t *testing.T, srv *influxtest.Server, bucket, token, reason string, adjust ...func(*Deps)) *rig {
+// dropped, nothing dead-lettered, the status says why. It returns the rig
+// and the registry of the writer's metrics.
+func holdTest(t *testing.T, srv *influxtest.Server, bucket, token, reason string) (*rig, *prometheus.Registry) {
 	t.Helper()
-	r := newRig(t, srv, bucket, token, 0, adjust...)
+	reg := prometheus.NewRegistry()
+	r := newRig(t, srv, bucket, token, 0, func(d *Deps) { d.Registerer = reg })
 	r.run()
 	produce(t, r.w, "held", 0, 50, 0)
-	deadline := time.Now().Add(10 * time.Second)
-	for r.w.Status().State != "held" && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // a few more refused attempts
+	waitFor(t, 20*time.Second, "the writer to hold", func() bool { return r.w.Status().State == "held" },
+		func() string { return fmt.Sprintf(": status %+v", r.w.Status()) })
+	// A few more refused attempts hold everything still.
+	refused := func() float64 { return metricValue(t, reg, "icugate_influxdb_write_errors_total", reason) }
+	more := refused() + 2
+	waitFor(t, 20*time.Second, "two more refused attempts", func() bool { return refused() >= more },
+		func() string { return fmt.Sprintf(": %v refused, status %+v", refused(), r.w.Status()) })
 	st := r.w.Status()
 	if st.State != "held" || st.Reason != reason {
 		t.Fatalf("status %+v, want held/%s", st, reason)
@@ -159,23 +157,20 @@ func holdTest(t *testing.T, srv *influxtest.Server, bucket, token, reason string
 	if st.DeadLettered != 0 {
 		t.Fatalf("dead-lettered %d while held", st.DeadLettered)
 	}
-	return r
+	return r, reg
 }
 
 func TestWriterDatabaseNotFoundHoldsThenDelivers(t *testing.T) {
+	t.Parallel()
 	srv := influxtest.Start(t, influxtest.Options{})
-	reg := prometheus.NewRegistry()
-	r := holdTest(t, srv, "missing/autogen", srv.Token, "not_found", func(d *Deps) { d.Registerer = reg })
+	r, reg := holdTest(t, srv, "missing/autogen", srv.Token, "not_found")
 	if v := metricValue(t, reg, "icugate_influxdb_held", ""); v != 1 {
 		t.Fatalf("icugate_influxdb_held = %v while held, want 1", v)
 	}
 	if _, err := srv.Query("CREATE DATABASE missing"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for r.q.Pending() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitDrained(t, r.q, 20*time.Second)
 	rows, err := srv.Query(`SELECT count("i") FROM "missing"."autogen"."held"`)
 	if err != nil || len(rows) != 1 || rows[0][1].(float64) != 50 {
 		t.Fatalf("after the database appeared: rows %v, err %v", rows, err)
@@ -189,8 +184,9 @@ func TestWriterDatabaseNotFoundHoldsThenDelivers(t *testing.T) {
 }
 
 func TestWriterUnauthorizedHolds(t *testing.T) {
+	t.Parallel()
 	srv := influxtest.Start(t, influxtest.Options{Auth: true})
-	r := holdTest(t, srv, influxtest.Bucket, "admin:wrong-password", "unauthorized")
+	r, _ := holdTest(t, srv, influxtest.Bucket, "admin:wrong-password", "unauthorized")
 	r.stop()
 	// The same outbox, now with the right token, delivers all of it.
 	w2, err := NewWriter(&config.InfluxDB{URL: srv.URL, Bucket: influxtest.Bucket, FlushInterval: 50 * time.Millisecond}, withToken(fastDeps(r.q, t.TempDir()), srv.Token))
@@ -204,6 +200,7 @@ func TestWriterUnauthorizedHolds(t *testing.T) {
 }
 
 func TestWriterRequestTooLargeHalves(t *testing.T) {
+	t.Parallel()
 	srv := influxtest.Start(t, influxtest.Options{MaxBodySize: 2048})
 	r := newRig(t, srv, influxtest.Bucket, srv.Token, 0, func(d *Deps) { d.NoGzip = true })
 	var pts []Point
@@ -222,6 +219,7 @@ func TestWriterRequestTooLargeHalves(t *testing.T) {
 }
 
 func TestWriterBudgetDuringOutageKeepsStateDropsOldestTelemetry(t *testing.T) {
+	t.Parallel()
 	srv := influxtest.Start(t, influxtest.Options{})
 	const budget = 256 << 10
 	r := newRig(t, srv, influxtest.Bucket, srv.Token, budget)
@@ -246,10 +244,7 @@ func TestWriterBudgetDuringOutageKeepsStateDropsOldestTelemetry(t *testing.T) {
 		}
 	}
 	srv.Start()
-	deadline := time.Now().Add(60 * time.Second)
-	for r.q.Pending() > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitDrained(t, r.q, 60*time.Second)
 	r.stop()
 	st := r.q.Stats()
 	if st.Dropped == 0 {
@@ -264,6 +259,7 @@ func TestWriterBudgetDuringOutageKeepsStateDropsOldestTelemetry(t *testing.T) {
 }
 
 func TestEscapedPointRoundTripsThroughServer(t *testing.T) {
+	t.Parallel()
 	srv := influxtest.Start(t, influxtest.Options{})
 	r := newRig(t, srv, influxtest.Bucket, srv.Token, 0)
 	p := NewPoint("esc m,1", State, map[string]string{"病区 a": "x,y=z", "bed": `b\1`}, time.Unix(1_700_000_000, 5),

@@ -123,17 +123,39 @@ func (r *rig) stop() {
 // waitCount polls InfluxDB until measurement.field counts want points.
 func waitCount(t *testing.T, srv *influxtest.Server, measurement, field string, want int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
 	var n int
 	var err error
-	for time.Now().Before(deadline) {
+	waitFor(t, within, fmt.Sprintf("%d points of %s.%s in InfluxDB", want, measurement, field), func() bool {
 		n, err = srv.Count(measurement, field)
-		if err == nil && n == want {
-			return
+		return err == nil && n == want
+	}, func() string { return fmt.Sprintf(": %d points (last error %v)", n, err) })
+}
+
+// waitFor polls cond until it holds, failing the test with what it waited
+// for (and, when state is set, what it saw last) if within passes first.
+// Deadlines are generous: a loaded machine slows the wait, not the result.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool, state func() string) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			msg := ""
+			if state != nil {
+				msg = state()
+			}
+			t.Fatalf("timed out after %v waiting for %s%s", within, what, msg)
 		}
-		time.Sleep(50 * time.Millisecond)
+		<-tick.C
 	}
-	t.Fatalf("%s.%s: %d points in InfluxDB, want %d (last error %v)", measurement, field, n, want, err)
+}
+
+// waitDrained waits until q has no pending points.
+func waitDrained(t testing.TB, q interface{ Pending() uint64 }, within time.Duration) {
+	t.Helper()
+	waitFor(t, within, "the outbox to drain", func() bool { return q.Pending() == 0 },
+		func() string { return fmt.Sprintf(": %d points pending", q.Pending()) })
 }
 
 func seqPoint(m string, class Class, i int) Point {

@@ -2,6 +2,7 @@ package influx
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 )
 
 func TestWriterDeliversInOrder(t *testing.T) {
+	t.Parallel()
 	srv := influxtest.Start(t, influxtest.Options{})
 	r := newRig(t, srv, influxtest.Bucket, srv.Token, 0)
 	r.run()
@@ -24,11 +26,9 @@ func TestWriterDeliversInOrder(t *testing.T) {
 	waitCount(t, srv, "order", "i", 3000, 20*time.Second)
 	r.q.checkOrder(t)
 	// InfluxDB shows a batch before the writer has read its answer.
-	st := r.w.Status()
-	for deadline := time.Now().Add(5 * time.Second); st.Written < 3000 && time.Now().Before(deadline); st = r.w.Status() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if st.State != "ok" || st.Written < 3000 {
+	waitFor(t, 10*time.Second, "the writer to count 3000 written", func() bool { return r.w.Status().Written >= 3000 },
+		func() string { return fmt.Sprintf(": status %+v", r.w.Status()) })
+	if st := r.w.Status(); st.State != "ok" {
 		t.Fatalf("status %+v", st)
 	}
 }

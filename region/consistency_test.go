@@ -205,6 +205,7 @@ func reportsCounted(t *testing.T, reg *prometheus.Registry, src Source, o Outcom
 // gateway would sign from it passes: the row checks hold for what the
 // gateway really produces.
 func TestEngineReportsPassRowChecks(t *testing.T) {
+	t.Parallel()
 	site, err := config.Load("../configs/demo-site.yaml")
 	if err != nil {
 		t.Fatal(err)

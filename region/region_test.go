@@ -57,12 +57,14 @@ func startInstance(t *testing.T, keys, broker, name, listen string) *instance {
 
 func eventually(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	deadline := time.Now().Add(d)
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
-		time.Sleep(10 * time.Millisecond)
+		<-tick.C
 	}
 }
 
@@ -128,6 +130,7 @@ func expectTotals(t *testing.T, what string, v View, latest map[string]*report.R
 }
 
 func TestRegionSharedSubscriptionFiftyHospitals(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	hs := newHospitals(t, 50)
 	keys := writeKeys(t, t.TempDir(), hs)
@@ -139,7 +142,9 @@ func TestRegionSharedSubscriptionFiftyHospitals(t *testing.T) {
 	// Round 1: every report accepted exactly once across the two.
 	round1 := round(t, gw, hs)
 	eventually(t, 30*time.Second, "50 live acceptances", func() bool { return sum(both, Live, Accepted) >= 50 })
-	time.Sleep(200 * time.Millisecond) // let any (wrong) second delivery show up
+	// A grace period for any (wrong) second delivery to show up: waiting
+	// for something that must not happen has no condition to poll.
+	time.Sleep(200 * time.Millisecond)
 	if n := sum(both, Live, Accepted); n != 50 {
 		t.Fatalf("accepted %d live reports for 50 published", n)
 	}
@@ -286,6 +291,7 @@ func checkAPI(t *testing.T, in *instance, latest map[string]*report.Report) {
 // subscription time), which is why instances sweep. This records what the
 // test broker does and checks live delivery to a shared subscription.
 func TestBrokerRetainedAndSharedSubscription(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	gw := publisher(t, b.URL())
 	publish(t, gw, "icu/v1/R01/H001/capacity", []byte("x"), true)

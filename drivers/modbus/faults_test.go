@@ -40,14 +40,17 @@ func checkIdentity(t *testing.T, p *config.Profile, i int, recs []record) (ok, f
 // TestFiftyDevicesWithFaults polls 50 simulated devices, 5 units per
 // address; on one address sit a dead unit, a unit answering every third
 // request late and a unit answering with exceptions, next to healthy ones.
-func TestFiftyDevicesWithFaults(t *testing.T) { testFiftyDevicesWithFaults(t) }
+func TestFiftyDevicesWithFaults(t *testing.T) {
+	t.Parallel()
+	testFiftyDevicesWithFaults(t)
+}
 
 func testFiftyDevicesWithFaults(t *testing.T) {
 	const (
 		n        = 50
 		interval = 250 * time.Millisecond
 		timeout  = 120 * time.Millisecond
-		phase    = 2500 * time.Millisecond
+		minOK    = 5 // successful polls every healthy device must show
 	)
 	p := statusProfile(t)
 	addrs := make([]string, n/5)
@@ -75,8 +78,33 @@ func testFiftyDevicesWithFaults(t *testing.T) {
 	drv, err := modbus.New(site, modbus.Options{MaxUnitBackoff: time.Second})
 	must(t, err)
 	col := newCollector()
+	start := time.Now()
 	stop := runDriver(t, drv, col)
-	time.Sleep(phase)
+	// Run until every device has shown its behaviour: healthy ones a few
+	// answers, the late one both answers and timeouts, the others a few
+	// failures.
+	all := ids(site)
+	waitFor(t, 20*time.Second, "every device to show its behaviour", func() bool {
+		for i, id := range all {
+			recs, ok := len(col.get(id)), col.okCount(id)
+			switch i {
+			case dead, exc:
+				if recs < 3 {
+					return false
+				}
+			case late:
+				if ok == 0 || ok == recs {
+					return false
+				}
+			default:
+				if ok < minOK {
+					return false
+				}
+			}
+		}
+		return true
+	}, func() string { return col.summary(all...) })
+	phase := time.Since(start)
 
 	var lateness []time.Duration
 	for i := 0; i < n; i++ {
@@ -118,13 +146,21 @@ func testFiftyDevicesWithFaults(t *testing.T) {
 	must(t, sim.SetState(site.Devices[dead].ID, simulator.StateInUse))
 	must(t, sim.SetFaults(site.Devices[late].ID, simulator.Faults{}))
 	must(t, sim.SetFaults(site.Devices[exc].ID, simulator.Faults{}))
-	time.Sleep(2 * time.Second) // longer than the capped unit backoff
-	col.reset()
-	time.Sleep(time.Second)
+	// Recovered: four polls in a row (a second's worth) answered, once
+	// the capped unit backoff has passed.
+	const window = 4
+	faulty := []string{site.Devices[dead].ID, site.Devices[late].ID, site.Devices[exc].ID}
+	waitFor(t, 20*time.Second, "the faulty devices to recover", func() bool {
+		for _, id := range faulty {
+			if !col.healthy(id, window) {
+				return false
+			}
+		}
+		return true
+	}, func() string { return col.summary(faulty...) })
 	stop()
 	for _, i := range []int{dead, late, exc} {
-		ok, failed := checkIdentity(t, p, i, col.get(site.Devices[i].ID))
-		if ok == 0 || failed > 0 {
+		if ok, failed := checkIdentity(t, p, i, col.tail(site.Devices[i].ID, window)); ok != window || failed > 0 {
 			t.Errorf("device %d after faults stopped: %d ok, %d failed", i, ok, failed)
 		}
 	}
@@ -163,6 +199,7 @@ func must(t testing.TB, err error) {
 // TestRTUOverTCP polls three units behind one RTU-over-TCP converter: a
 // healthy one, one answering with exceptions, one answering late.
 func TestRTUOverTCP(t *testing.T) {
+	t.Parallel()
 	p := statusProfile(t)
 	addr := freeAddr(t)
 	site := testSite(p, 3, func(i int) config.ModbusDevice {
@@ -178,7 +215,12 @@ func TestRTUOverTCP(t *testing.T) {
 	must(t, err)
 	col := newCollector()
 	stop := runDriver(t, drv, col)
-	time.Sleep(1500 * time.Millisecond)
+	all := ids(site)
+	waitFor(t, 20*time.Second, "each rtu unit to show its behaviour", func() bool {
+		late := col.get(all[2])
+		return col.okCount(all[0]) >= 5 && len(col.get(all[1])) >= 5 &&
+			col.okCount(all[2]) > 0 && col.okCount(all[2]) < len(late)
+	}, func() string { return col.summary(all...) })
 	stop()
 	if ok, failed := checkIdentity(t, p, 0, col.get(site.Devices[0].ID)); ok < 5 || failed > 0 {
 		t.Errorf("healthy rtu unit: %d ok, %d failed", ok, failed)
@@ -191,7 +233,10 @@ func TestRTUOverTCP(t *testing.T) {
 
 // TestConnectionCap puts six devices on one address and counts the
 // connections the server sees.
-func TestConnectionCap(t *testing.T) { testConnectionCap(t) }
+func TestConnectionCap(t *testing.T) {
+	t.Parallel()
+	testConnectionCap(t)
+}
 
 func testConnectionCap(t *testing.T) {
 	for _, maxConns := range []int{1, 2} {
@@ -206,7 +251,15 @@ func testConnectionCap(t *testing.T) {
 			must(t, err)
 			col := newCollector()
 			stop := runDriver(t, drv, col)
-			time.Sleep(600 * time.Millisecond)
+			all := ids(site)
+			waitFor(t, 20*time.Second, "every device to answer twice", func() bool {
+				for _, id := range all {
+					if len(col.get(id)) < 2 {
+						return false
+					}
+				}
+				return true
+			}, func() string { return col.summary(all...) })
 			stop()
 			for i := range site.Devices {
 				if ok, failed := checkIdentity(t, p, i, col.get(site.Devices[i].ID)); ok == 0 || failed > 0 {
@@ -222,7 +275,10 @@ func testConnectionCap(t *testing.T) {
 
 // TestReconnectAfterServerRestart stops the simulator, checks devices go
 // failing, starts a new one on the same addresses and checks they recover.
-func TestReconnectAfterServerRestart(t *testing.T) { testReconnectAfterServerRestart(t) }
+func TestReconnectAfterServerRestart(t *testing.T) {
+	t.Parallel()
+	testReconnectAfterServerRestart(t)
+}
 
 func testReconnectAfterServerRestart(t *testing.T) {
 	p := statusProfile(t)
@@ -238,24 +294,43 @@ func testReconnectAfterServerRestart(t *testing.T) {
 	must(t, err)
 	col := newCollector()
 	stop := runDriver(t, drv, col)
-	time.Sleep(400 * time.Millisecond)
+	all := ids(site)
+	waitFor(t, 20*time.Second, "every device to answer", func() bool {
+		for _, id := range all {
+			if col.okCount(id) == 0 {
+				return false
+			}
+		}
+		return true
+	}, func() string { return col.summary(all...) })
 	sim.Close()
-	time.Sleep(500 * time.Millisecond)
+	waitFor(t, 20*time.Second, "every device to fail after the server stopped", func() bool {
+		for _, id := range all {
+			if recs := col.get(id); recs[len(recs)-1].Err == nil {
+				return false
+			}
+		}
+		return true
+	}, func() string { return col.summary(all...) })
 	for i := range site.Devices {
 		recs := col.get(site.Devices[i].ID)
-		if len(recs) == 0 || recs[len(recs)-1].Err == nil {
-			t.Fatalf("device %d: still answering after the server stopped", i)
-		}
 		t.Logf("device %d while down: %v (%s)", i, recs[len(recs)-1].Err, modbus.Reason(recs[len(recs)-1].Err))
 	}
-	sim2 := startSim(t, site, simulator.Options{})
-	_ = sim2
-	time.Sleep(2 * time.Second) // reconnect backoff is at most ~1.5s here
-	col.reset()
-	time.Sleep(400 * time.Millisecond)
+	startSim(t, site, simulator.Options{})
+	// Recovered once the reconnect backoff has passed: four polls in a
+	// row answered.
+	const window = 4
+	waitFor(t, 20*time.Second, "every device to recover after the restart", func() bool {
+		for _, id := range all {
+			if !col.healthy(id, window) {
+				return false
+			}
+		}
+		return true
+	}, func() string { return col.summary(all...) })
 	stop()
 	for i := range site.Devices {
-		if ok, failed := checkIdentity(t, p, i, col.get(site.Devices[i].ID)); ok == 0 || failed > 0 {
+		if ok, failed := checkIdentity(t, p, i, col.tail(site.Devices[i].ID, window)); ok != window || failed > 0 {
 			t.Errorf("device %d after restart: %d ok, %d failed", i, ok, failed)
 		}
 	}
@@ -263,7 +338,10 @@ func testReconnectAfterServerRestart(t *testing.T) {
 
 // TestCloseFault has the device drop the connection instead of answering
 // (TCP and RTU over TCP): polls fail as "reset", and recover once it stops.
-func TestCloseFault(t *testing.T) { testCloseFault(t) }
+func TestCloseFault(t *testing.T) {
+	t.Parallel()
+	testCloseFault(t)
+}
 
 func testCloseFault(t *testing.T) {
 	p := statusProfile(t)
@@ -282,14 +360,15 @@ func testCloseFault(t *testing.T) {
 	must(t, err)
 	col := newCollector()
 	stop := runDriver(t, drv, col)
-	// Wait (generously, the machine may be loaded) until every device has
-	// failed a few polls.
-	deadline := time.Now().Add(10 * time.Second)
-	for i := range site.Devices {
-		for len(col.get(site.Devices[i].ID)) < 3 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
+	all := ids(site)
+	waitFor(t, 20*time.Second, "every device to fail a few polls", func() bool {
+		for _, id := range all {
+			if len(col.get(id)) < 3 {
+				return false
+			}
 		}
-	}
+		return true
+	}, func() string { return col.summary(all...) })
 	for i := range site.Devices {
 		recs := col.get(site.Devices[i].ID)
 		if ok, _ := checkIdentity(t, p, i, recs); ok > 0 || len(recs) == 0 {
@@ -306,32 +385,31 @@ func testCloseFault(t *testing.T) {
 		}
 		must(t, sim.SetFaults(site.Devices[i].ID, simulator.Faults{}))
 	}
-	// Recovery: within a (generous) deadline, a window of polls with
-	// answers and no failures for every device.
-	deadline = time.Now().Add(15 * time.Second)
-	for {
-		col.reset()
-		time.Sleep(400 * time.Millisecond)
-		healthy := true
-		for i := range site.Devices {
-			if ok, failed := checkIdentity(t, p, i, col.get(site.Devices[i].ID)); ok == 0 || failed > 0 {
-				healthy = false
-				if time.Now().After(deadline) {
-					t.Errorf("device %d after the fault: %d ok, %d failed", i, ok, failed)
-				}
+	// Recovery: four polls in a row answered, by every device.
+	const window = 4
+	waitFor(t, 20*time.Second, "every device to recover after the fault", func() bool {
+		for _, id := range all {
+			if !col.healthy(id, window) {
+				return false
 			}
 		}
-		if healthy || time.Now().After(deadline) {
-			break
+		return true
+	}, func() string { return col.summary(all...) })
+	stop()
+	for i := range site.Devices {
+		if ok, failed := checkIdentity(t, p, i, col.tail(site.Devices[i].ID, window)); ok != window || failed > 0 {
+			t.Errorf("device %d after the fault: %d ok, %d failed", i, ok, failed)
 		}
 	}
-	stop()
 }
 
 // TestRangeErrorNeverStoresNumber serves a value outside its plausible
 // range: the observation is an error naming the value and the likely
 // cause, with no values.
-func TestRangeErrorNeverStoresNumber(t *testing.T) { testRangeErrorNeverStoresNumber(t) }
+func TestRangeErrorNeverStoresNumber(t *testing.T) {
+	t.Parallel()
+	testRangeErrorNeverStoresNumber(t)
+}
 
 func testRangeErrorNeverStoresNumber(t *testing.T) {
 	p := statusProfile(t)
@@ -344,7 +422,8 @@ func testRangeErrorNeverStoresNumber(t *testing.T) {
 	must(t, err)
 	col := newCollector()
 	stop := runDriver(t, drv, col)
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, 20*time.Second, "three polls", func() bool { return len(col.get("dev-00")) >= 3 },
+		func() string { return col.summary("dev-00") })
 	stop()
 	recs := col.get("dev-00")
 	if len(recs) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,6 +143,83 @@ func (c *collector) reset() {
 	c.mu.Lock()
 	c.recs = map[string][]record{}
 	c.mu.Unlock()
+}
+
+// okCount counts a device's successful observations.
+func (c *collector) okCount(id string) int {
+	n := 0
+	for _, r := range c.get(id) {
+		if r.Err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// healthy reports whether the device's last n observations all
+// succeeded: it answers, and has for n polls in a row.
+func (c *collector) healthy(id string, n int) bool {
+	recs := c.get(id)
+	if len(recs) < n {
+		return false
+	}
+	for _, r := range recs[len(recs)-n:] {
+		if r.Err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// tail is a device's last n observations (fewer if it has fewer).
+func (c *collector) tail(id string, n int) []record {
+	recs := c.get(id)
+	return recs[max(0, len(recs)-n):]
+}
+
+// summary describes what the collector holds for the devices, for a
+// failure message.
+func (c *collector) summary(ids ...string) string {
+	var b strings.Builder
+	for _, id := range ids {
+		recs := c.get(id)
+		ok := c.okCount(id)
+		fmt.Fprintf(&b, "\n  %s: %d ok, %d failed", id, ok, len(recs)-ok)
+		if len(recs) > 0 && recs[len(recs)-1].Err != nil {
+			fmt.Fprintf(&b, ", last error %v", recs[len(recs)-1].Err)
+		}
+	}
+	return b.String()
+}
+
+// waitFor polls cond until it holds, failing the test with what it
+// waited for and the state described by state if timeout passes first.
+// The timeouts are generous: a loaded machine slows the wait, never the
+// outcome.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool, state func() string) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			msg := ""
+			if state != nil {
+				msg = state()
+			}
+			t.Fatalf("timed out after %v waiting for %s%s", timeout, what, msg)
+		}
+		<-tick.C
+	}
+}
+
+// ids lists the site's device ids.
+func ids(site *config.Site) []string {
+	out := make([]string, len(site.Devices))
+	for i := range site.Devices {
+		out[i] = site.Devices[i].ID
+	}
+	return out
 }
 
 // runDriver runs a driver until the returned stop is called.

@@ -14,7 +14,10 @@ import (
 // TestMetricsAndCloseAfterPoll checks the poll and error counters by
 // device and reason, the device filter, and that close_after_poll opens a
 // connection per poll.
-func TestMetricsAndCloseAfterPoll(t *testing.T) { testMetricsAndCloseAfterPoll(t) }
+func TestMetricsAndCloseAfterPoll(t *testing.T) {
+	t.Parallel()
+	testMetricsAndCloseAfterPoll(t)
+}
 
 func testMetricsAndCloseAfterPoll(t *testing.T) {
 	p := statusProfile(t)
@@ -32,7 +35,9 @@ func testMetricsAndCloseAfterPoll(t *testing.T) {
 	}
 	col := newCollector()
 	stop := runDriver(t, drv, col)
-	time.Sleep(600 * time.Millisecond)
+	waitFor(t, 20*time.Second, "a few polls of each device", func() bool {
+		return len(col.get("dev-00")) >= 4 && len(col.get("dev-01")) >= 4
+	}, func() string { return col.summary("dev-00", "dev-01") })
 	stop()
 	polls := len(col.get("dev-00")) + len(col.get("dev-01"))
 	if n := sim.Clients(addr); n < polls/2 {

@@ -114,6 +114,7 @@ func randomProfile(r *rand.Rand) *config.Profile {
 // (function codes 1-4) within the protocol's limits, and together they
 // cover every value.
 func TestReadOnlyEveryPlan(t *testing.T) {
+	t.Parallel()
 	var profiles []*config.Profile
 	files, _ := filepath.Glob("../../configs/profiles/*.yaml")
 	for _, f := range files {

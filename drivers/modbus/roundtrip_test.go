@@ -81,6 +81,7 @@ func allTypesProfile(t testing.TB) *config.Profile {
 // simulator, serves them over Modbus TCP and RTU over TCP, reads them back
 // with the driver and checks every value decodes to what was served.
 func TestRoundTripEveryTypeOrderTable(t *testing.T) {
+	t.Parallel()
 	p := allTypesProfile(t)
 	tcp, rtu := freeAddr(t), freeAddr(t)
 	site := testSite(p, 2, func(i int) config.ModbusDevice {

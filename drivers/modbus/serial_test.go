@@ -39,6 +39,7 @@ func openPTY(t *testing.T) (*os.File, string) {
 // with exceptions. This exercises goburrow/serial, the RTU framing and
 // the drain on a line without transaction ids.
 func TestRTUSerialLine(t *testing.T) {
+	t.Parallel()
 	p := statusProfile(t)
 	busAddr := freeAddr(t)
 	simSite := testSite(p, 2, func(i int) config.ModbusDevice {
@@ -68,7 +69,10 @@ func TestRTUSerialLine(t *testing.T) {
 	must(t, err)
 	col := newCollector()
 	stop := runDriver(t, drv, col)
-	time.Sleep(time.Second)
+	all := ids(site)
+	waitFor(t, 20*time.Second, "a few polls of each serial unit", func() bool {
+		return col.okCount(all[0]) >= 3 && len(col.get(all[1])) >= 3
+	}, func() string { return col.summary(all...) })
 	stop()
 	if ok, failed := checkIdentity(t, p, 0, col.get(site.Devices[0].ID)); ok < 3 || failed > 0 {
 		t.Errorf("healthy serial unit: %d ok, %d failed", ok, failed)

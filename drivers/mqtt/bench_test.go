@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -54,15 +56,16 @@ func BenchmarkThroughput(b *testing.B) {
 	for b.Loop() {
 		site.MQTT.ClientID = fmt.Sprintf("icugate-bench-%d", time.Now().UnixNano())
 		in := &countingIntake{}
-		d, err := New(site, Options{})
+		var logs syncBuffer
+		d, err := New(site, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if err != nil {
 			b.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- d.Run(ctx, in) }()
-		waitFor(b, 5*time.Second, "driver connected", func() bool { return d.client.IsConnectionOpen() })
-		time.Sleep(200 * time.Millisecond) // let the subscription settle
+		// "mqtt connected" is logged once the subscriptions are acknowledged.
+		waitFor(b, 5*time.Second, "driver connected and subscribed", func() bool { return strings.Contains(logs.String(), "mqtt connected") })
 
 		runtime.GC()
 		before := cpuTime()

@@ -34,6 +34,7 @@ func (b *blockingIntake) Offer(ctx context.Context, o pipeline.Observation) erro
 }
 
 func TestSlowPipelineFillsQueueWithoutLosingMessages(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	site := testSite(t, b.URL(), 1, 0)
 	reg := prometheus.NewRegistry()
@@ -70,12 +71,15 @@ func TestSlowPipelineFillsQueueWithoutLosingMessages(t *testing.T) {
 }
 
 func TestConnectRetriesUntilBrokerIsUp(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	b.Stop()
 	site := testSite(t, b.URL(), 1, 0)
 	in := newFakeIntake()
 	reg := prometheus.NewRegistry()
-	d, err := New(site, Options{Registerer: reg, ConnectRetryInterval: 50 * time.Millisecond})
+	var logs syncBuffer
+	d, err := New(site, Options{Registerer: reg, ConnectRetryInterval: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +87,10 @@ func TestConnectRetriesUntilBrokerIsUp(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx, in) }()
 	defer func() { cancel(); <-done }()
-	time.Sleep(150 * time.Millisecond) // a few failed attempts
+	// Only the first failure (then every tenth) is logged.
+	waitFor(t, 5*time.Second, "a failed connect attempt", func() bool {
+		return strings.Contains(logs.String(), "mqtt connect failed")
+	})
 	b.Start()
 	waitFor(t, 5*time.Second, "connected once the broker is up", func() bool { return gathered(reg, "icugate_mqtt_connected", "") == 1 })
 	publish(t, testPublisher(t, b.URL(), "pub"), "devices/vent-1/status", false, ventPayload("SN-vent-1", true, 1))
@@ -91,6 +98,7 @@ func TestConnectRetriesUntilBrokerIsUp(t *testing.T) {
 }
 
 func TestStopWhileBrokerDownReturns(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	b.Stop()
 	d, err := New(testSite(t, b.URL(), 1, 0), Options{})
@@ -108,6 +116,7 @@ func TestStopWhileBrokerDownReturns(t *testing.T) {
 }
 
 func TestPublishAndWill(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	site := testSite(t, b.URL(), 1, 0)
 	r := startDriver(t, site, newFakeIntake())
@@ -153,6 +162,7 @@ func TestCredentials(t *testing.T) {
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
+	t.Parallel()
 	site := testSite(t, "tcp://127.0.0.1:1", 1, 0)
 	cases := map[string]func(*config.Site){
 		"no mqtt.broker":  func(s *config.Site) { s.MQTT = nil },
@@ -174,6 +184,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 }
 
 func TestSecretsNotLogged(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	site := testSite(t, strings.Replace(b.URL(), "tcp://", "tcp://icugate:url-s3cret@", 1), 1, 0)
 	pf := filepath.Join(t.TempDir(), "pass")
@@ -189,9 +200,9 @@ func TestSecretsNotLogged(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx, newFakeIntake()) }()
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, 5*time.Second, "connected", func() bool { return strings.Contains(logs.String(), "mqtt connected") })
 	b.Stop() // connection lost: logged with the broker URL
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, 5*time.Second, "the lost connection logged", func() bool { return strings.Contains(logs.String(), "mqtt connection lost") })
 	cancel()
 	<-done
 	out := logs.String()
@@ -219,6 +230,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // the driver writes its own PUBACKs on the same connection. With a 1 s keepalive paho pings about every second, and a
 // PINGRESP it never saw would drop the connection after 1.5 s.
 func TestKeepaliveHoldsWhileMessagesStream(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	in := newFakeIntake()
 	r := startDriverWith(t, testSite(t, b.URL(), 1, 0), in, Options{KeepAlive: time.Second, PingTimeout: 1500 * time.Millisecond})
@@ -227,7 +239,7 @@ func TestKeepaliveHoldsWhileMessagesStream(t *testing.T) {
 	const n = 80 // 4 s: several keepalive periods and ping timeouts
 	for i := range n {
 		publish(t, pub, "devices/vent-1/status", false, ventPayload("SN-vent-1", i%2 == 0, i))
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // the stream spanning several keepalive periods is the scenario
 	}
 	waitFor(t, 5*time.Second, "every message", func() bool { return len(in.history("vent-1")) == n })
 	if lost := r.metric("icugate_mqtt_connection_lost_total", ""); lost != 0 {

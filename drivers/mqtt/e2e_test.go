@@ -61,6 +61,8 @@ func startSim(t *testing.T, site *config.Site, broker string, states map[string]
 	return sim
 }
 
+// Not parallel: it checks a state change arrives within 900 ms, which
+// other tests' load could stretch.
 func TestEndToEndSimulatedStates(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	site := testSite(t, b.URL(), 3, 3)
@@ -111,6 +113,7 @@ func TestEndToEndSimulatedStates(t *testing.T) {
 }
 
 func TestBrokerRestartReconnectsAndKeepsQoS1(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	site := testSite(t, b.URL(), 1, 0)
 	in := newFakeIntake()
@@ -154,6 +157,7 @@ func TestBrokerRestartReconnectsAndKeepsQoS1(t *testing.T) {
 }
 
 func TestPersistentSessionKeepsMessagesWhileGatewayStopped(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	site := testSite(t, b.URL(), 1, 0)
 	first := startDriver(t, site, newFakeIntake())
@@ -176,6 +180,7 @@ func TestPersistentSessionKeepsMessagesWhileGatewayStopped(t *testing.T) {
 }
 
 func TestUnackedMessageRedeliveredAfterReconnect(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	site := testSite(t, b.URL(), 1, 0)
 	in := newFakeIntake()
@@ -212,6 +217,7 @@ func TestUnackedMessageRedeliveredAfterReconnect(t *testing.T) {
 }
 
 func TestPresenceOnlineThenOffline(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	site := testSite(t, b.URL(), 1, 0)
 	topic := PresenceTopic(site)

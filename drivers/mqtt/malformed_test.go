@@ -35,6 +35,7 @@ func corpus(t testing.TB) map[string][]byte {
 	return out
 }
 
+// Not parallel: it bounds the process's heap, which parallel tests share.
 func TestMalformedMessagesCountedAndDropped(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Config{MessageSizeLimit: 1 << 20})
 	site := testSite(t, b.URL(), 2, 0)
@@ -54,7 +55,7 @@ func TestMalformedMessagesCountedAndDropped(t *testing.T) {
 	wg.Go(func() {
 		for i := 0; ctx.Err() == nil; i++ {
 			good.Publish(healthy, 1, false, ventPayload("SN-vent-2", i%2 == 0, i)).WaitTimeout(time.Second)
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // a steady healthy neighbour's pace, not a wait
 		}
 	})
 	defer func() { cancel(); wg.Wait() }()
