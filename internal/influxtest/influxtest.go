@@ -1,6 +1,8 @@
 // Package influxtest runs a real InfluxDB OSS 1.8 server (influxd) for
 // integration tests: on free loopback ports, with its data in a test's
-// temporary directory, stopped when the test ends.
+// temporary directory, stopped when the test ends. Programs that are not
+// tests (the benchmark harness cmd/icusim/gatebench) start one with New
+// and stop it themselves.
 //
 // influxd is looked up in $ICUGATE_CACHE/bin (default ~/.cache/icugate/bin,
 // where scripts/install-influxdb.sh builds it), then in PATH. When it is
@@ -10,6 +12,7 @@ package influxtest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -42,14 +45,14 @@ type Options struct {
 }
 
 // Server is one influxd process. Its URL, Token and Bucket are what a
-// client needs; Stop and Start simulate an outage on the same address and
-// data.
+// client needs; Stop and Start (Launch outside tests) simulate an outage
+// on the same address and data.
 type Server struct {
 	URL    string
 	Token  string // "user:password", what 1.8 accepts as a v2 token
 	Bucket string
 
-	t       testing.TB
+	t       testing.TB // nil for a server from New
 	bin     string
 	dir     string
 	conf    string
@@ -84,17 +87,19 @@ func fileExists(p string) bool {
 	return err == nil && !st.IsDir()
 }
 
+// ErrNotInstalled is returned by New when influxd is not installed.
+var ErrNotInstalled = errors.New("influxd 1.8.3 not found in $ICUGATE_CACHE/bin, ~/.cache/icugate/bin or PATH: run scripts/install-influxdb.sh")
+
 // Require returns influxd's path, skipping the test when it is missing
 // (failing under CI=true).
 func Require(t testing.TB) string {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
-		msg := "influxd 1.8.3 not found in $ICUGATE_CACHE/bin, ~/.cache/icugate/bin or PATH: run scripts/install-influxdb.sh"
 		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
+			t.Fatal(ErrNotInstalled)
 		}
-		t.Skip(msg)
+		t.Skip(ErrNotInstalled)
 	}
 	return bin
 }
@@ -104,13 +109,54 @@ func Require(t testing.TB) string {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	bin := Require(t)
+	s, err := newServer(context.Background(), bin, t.TempDir(), opts)
+	if s != nil {
+		t.Cleanup(s.Stop)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.t = t
+	return s
+}
+
+// New starts a server with its files in dir (created if missing), creates
+// Database and returns it running; the caller stops it with Stop. It waits
+// up to 30 s for influxd to answer, or until ctx ends.
+func New(ctx context.Context, dir string, opts Options) (*Server, error) {
+	bin := Binary()
+	if bin == "" {
+		return nil, ErrNotInstalled
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	s, err := newServer(ctx, bin, dir, opts)
+	if err != nil && s != nil {
+		s.Stop()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer writes the config, starts influxd and creates Database. A
+// server it returns with an error may be running: the caller stops it.
+func newServer(ctx context.Context, bin, dir string, opts Options) (*Server, error) {
 	if opts.Auth && opts.User == "" {
 		opts.User, opts.Password = "admin", "secret-pw"
 	}
-	dir := t.TempDir()
-	httpPort, rpcPort := freePort(t), freePort(t)
+	httpPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	rpcPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		t: t, bin: bin, dir: dir, opts: opts,
+		bin: bin, dir: dir, opts: opts,
 		conf:    filepath.Join(dir, "influxdb.conf"),
 		httpURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		Bucket:  Bucket,
@@ -121,16 +167,18 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	s.URL = s.httpURL
 	if err := os.WriteFile(s.conf, []byte(config(dir, httpPort, rpcPort, opts)), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(s.Stop)
-	s.Start()
+	if err := s.launch(ctx); err != nil {
+		return s, err
+	}
 	if opts.Auth {
 		// With no user yet, 1.8 lets exactly this statement through.
-		s.mustQuery(fmt.Sprintf("CREATE USER %q WITH PASSWORD '%s' WITH ALL PRIVILEGES", opts.User, opts.Password), false)
+		if _, err := s.query(Database, fmt.Sprintf("CREATE USER %q WITH PASSWORD '%s' WITH ALL PRIVILEGES", opts.User, opts.Password), false); err != nil {
+			return s, err
+		}
 	}
-	s.mustQuery("CREATE DATABASE "+Database, opts.Auth)
-	return s
+	return s, s.CreateDatabase(Database)
 }
 
 func config(dir string, httpPort, rpcPort int, o Options) string {
@@ -178,55 +226,81 @@ func maxBody(n int) int {
 	return n
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Start (re)starts the process on the same ports and data and waits until
-// it answers /ping.
+// Start (re)starts the process of a test's server on the same ports and
+// data and waits until it answers /ping; it fails the test if it cannot.
+// A server from New is restarted with Launch.
 func (s *Server) Start() {
 	s.t.Helper()
+	if err := s.launch(context.Background()); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// Launch (re)starts the process on the same ports and data and waits until
+// it answers /ping (at most 30 s, or until ctx ends). Starting a running
+// server does nothing.
+func (s *Server) Launch(ctx context.Context) error { return s.launch(ctx) }
+
+func (s *Server) launch(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		return
+		return nil
 	}
-	logf, err := os.OpenFile(filepath.Join(s.dir, "influxd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	logPath := filepath.Join(s.dir, "influxd.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(s.bin, "run", "-config", s.conf)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "INFLUXDB_REPORTING_DISABLED=true")
+	// influxd dies with the program that started it, even a killed one.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		s.t.Fatalf("start influxd: %v", err)
+		return fmt.Errorf("start influxd: %w", err)
 	}
 	s.cmd, s.log, s.wait = cmd, logf, make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) { _ = c.Wait(); close(done) }(cmd, s.wait)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.wait:
-			b, _ := os.ReadFile(filepath.Join(s.dir, "influxd.log"))
-			s.t.Fatalf("influxd exited at start:\n%s", b)
-		default:
-		}
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		if resp, err := http.Get(s.httpURL + "/ping"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusNoContent {
-				return
+				return nil
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-s.wait:
+			b, _ := os.ReadFile(logPath)
+			s.reap()
+			return fmt.Errorf("influxd exited at start:\n%s", b)
+		case <-deadline.C:
+			return fmt.Errorf("influxd did not answer /ping within 30s (log in %s)", logPath)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
 	}
-	s.t.Fatalf("influxd did not answer /ping within 30s (log in %s)", s.dir)
+}
+
+// reap forgets an exited process. Caller holds mu.
+func (s *Server) reap() {
+	s.log.Close()
+	s.cmd = nil
 }
 
 // Stop stops the process (SIGTERM, then SIGKILL after 10 s). Data stays.
@@ -243,14 +317,28 @@ func (s *Server) Stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.wait
 	}
-	s.log.Close()
-	s.cmd = nil
+	s.reap()
 }
+
+// Dir is the directory holding the server's config, data and log.
+func (s *Server) Dir() string { return s.dir }
 
 // Query runs an InfluxQL statement against Database and returns the raw
 // JSON answer's series values.
 func (s *Server) Query(q string) ([][]any, error) {
-	return s.query(q, s.opts.Auth)
+	return s.query(Database, q, s.opts.Auth)
+}
+
+// QueryIn runs an InfluxQL statement against database db ("" for none,
+// as CREATE DATABASE needs) and returns its series' rows.
+func (s *Server) QueryIn(db, q string) ([][]any, error) {
+	return s.query(db, q, s.opts.Auth)
+}
+
+// CreateDatabase creates a database (nothing happens if it exists).
+func (s *Server) CreateDatabase(name string) error {
+	_, err := s.query("", fmt.Sprintf("CREATE DATABASE %q", name), s.opts.Auth)
+	return err
 }
 
 type queryResult struct {
@@ -263,8 +351,11 @@ type queryResult struct {
 	Error string `json:"error"`
 }
 
-func (s *Server) query(q string, auth bool) ([][]any, error) {
-	v := url.Values{"db": {Database}, "q": {q}, "epoch": {"ns"}}
+func (s *Server) query(db, q string, auth bool) ([][]any, error) {
+	v := url.Values{"q": {q}, "epoch": {"ns"}}
+	if db != "" {
+		v.Set("db", db)
+	}
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, s.httpURL+"/query", strings.NewReader(v.Encode()))
 	if err != nil {
 		return nil, err
@@ -298,17 +389,15 @@ func (s *Server) query(q string, auth bool) ([][]any, error) {
 	return rows, nil
 }
 
-func (s *Server) mustQuery(q string, auth bool) {
-	s.t.Helper()
-	if _, err := s.query(q, auth); err != nil {
-		s.t.Fatal(err)
-	}
-}
-
 // Count returns how many points of measurement have field set (0 when the
 // measurement does not exist).
 func (s *Server) Count(measurement, field string) (int, error) {
-	rows, err := s.Query(fmt.Sprintf(`SELECT count(%q) FROM %q`, field, measurement))
+	return s.CountIn(Database, measurement, field)
+}
+
+// CountIn is Count in database db.
+func (s *Server) CountIn(db, measurement, field string) (int, error) {
+	rows, err := s.QueryIn(db, fmt.Sprintf(`SELECT count(%q) FROM %q`, field, measurement))
 	if err != nil {
 		return 0, err
 	}

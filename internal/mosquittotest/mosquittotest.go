@@ -6,6 +6,8 @@
 // The broker comes from PATH or /usr/sbin/mosquitto (install it with
 // scripts/install-mosquitto.sh). When it is missing the test is skipped, or
 // fails when CI=true: CI must never pass by skipping its integration tests.
+// Programs that are not tests (the benchmark harness cmd/icusim/gatebench)
+// start one with New and stop it themselves.
 // Tests never use port 1883, so a system Mosquitto service (Debian starts
 // one) does not collide with them.
 package mosquittotest
@@ -35,11 +37,15 @@ type Config struct {
 	// MaxQueued is max_queued_messages per client. Default 1,000,000, so
 	// tests and benchmarks never lose messages to the broker's queue cap.
 	MaxQueued int
+	// AutosaveInterval is autosave_interval in seconds: how often the
+	// broker writes its persistence file. Default 1, so that a test's
+	// sessions survive a kill; benchmarks want it rarer.
+	AutosaveInterval int
 }
 
 // Broker is one running (or stopped) Mosquitto.
 type Broker struct {
-	t    testing.TB
+	t    testing.TB // nil for a broker from New
 	bin  string
 	dir  string
 	conf string
@@ -70,19 +76,47 @@ func Require(t testing.TB) string {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
-		msg := "mosquitto not found on PATH or at /usr/sbin/mosquitto; install it with scripts/install-mosquitto.sh (apt-get install -y mosquitto)"
 		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
+			t.Fatal(ErrNotInstalled)
 		}
-		t.Skip(msg)
+		t.Skip(ErrNotInstalled)
 	}
 	return bin
 }
 
+// ErrNotInstalled is returned by New when mosquitto is not installed.
+var ErrNotInstalled = errors.New("mosquitto not found on PATH or at /usr/sbin/mosquitto; install it with scripts/install-mosquitto.sh (apt-get install -y mosquitto)")
+
 // Start starts a broker for the test and stops it at cleanup.
 func Start(t testing.TB, cfg Config) *Broker {
 	t.Helper()
-	bin := Require(t)
+	b, err := newBroker(Require(t), t.TempDir(), cfg)
+	if err != nil {
+		t.Fatalf("mosquittotest: %v", err)
+	}
+	b.t = t
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// New starts a broker with its config, persistence and nothing else in
+// dir (created if missing); the caller stops it with Stop.
+func New(dir string, cfg Config) (*Broker, error) {
+	bin := Binary()
+	if bin == "" {
+		return nil, ErrNotInstalled
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	b, err := newBroker(bin, dir, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("mosquittotest: %w", err)
+	}
+	return b, nil
+}
+
+func newBroker(bin, dir string, cfg Config) (*Broker, error) {
 	if cfg.MessageSizeLimit <= 0 {
 		cfg.MessageSizeLimit = 1 << 20
 	}
@@ -92,25 +126,24 @@ func Start(t testing.TB, cfg Config) *Broker {
 	if cfg.MaxQueued <= 0 {
 		cfg.MaxQueued = 1_000_000
 	}
-	b := &Broker{t: t, bin: bin, dir: t.TempDir()}
+	if cfg.AutosaveInterval <= 0 {
+		cfg.AutosaveInterval = 1
+	}
+	b := &Broker{bin: bin, dir: dir, conf: filepath.Join(dir, "mosquitto.conf")}
 	var err error
+	// A free port can be taken between the check and mosquitto's bind.
 	for attempt := 0; attempt < 3; attempt++ {
 		if b.port, err = freePort(); err != nil {
-			t.Fatalf("mosquittotest: %v", err)
+			return nil, err
 		}
-		b.conf = filepath.Join(b.dir, "mosquitto.conf")
 		if err = os.WriteFile(b.conf, []byte(b.config(cfg)), 0o600); err != nil {
-			t.Fatalf("mosquittotest: %v", err)
+			return nil, err
 		}
 		if err = b.start(); err == nil {
-			break
+			return b, nil
 		}
 	}
-	if err != nil {
-		t.Fatalf("mosquittotest: %v", err)
-	}
-	t.Cleanup(b.Stop)
-	return b
+	return nil, err
 }
 
 func (b *Broker) config(cfg Config) string {
@@ -126,7 +159,7 @@ listener %d 127.0.0.1
 allow_anonymous true
 persistence true
 persistence_location %s/
-autosave_interval 1
+autosave_interval %d
 message_size_limit %d
 max_packet_size %d
 max_inflight_messages %d
@@ -135,7 +168,7 @@ log_dest stderr
 log_type error
 log_type warning
 log_type notice
-`, user, b.port, filepath.Join(b.dir, "data"), cfg.MessageSizeLimit, 16<<20+1024, cfg.MaxInflight, cfg.MaxQueued)
+`, user, b.port, filepath.Join(b.dir, "data"), cfg.AutosaveInterval, cfg.MessageSizeLimit, 16<<20+1024, cfg.MaxInflight, cfg.MaxQueued)
 }
 
 func freePort() (int, error) {
@@ -152,6 +185,9 @@ func (b *Broker) URL() string { return "tcp://" + b.Addr() }
 
 // Addr is host:port of the listener.
 func (b *Broker) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)) }
+
+// Dir is the directory holding the broker's config and persistence.
+func (b *Broker) Dir() string { return b.dir }
 
 // Logs returns what the broker logged so far (for failure messages).
 func (b *Broker) Logs() string {
@@ -222,8 +258,8 @@ func (b *Broker) Stop() {
 	}
 }
 
-// Restart stops the broker and starts it again on the same port with the
-// same persistence directory.
+// Restart stops a test's broker and starts it again on the same port with
+// the same persistence directory; it fails the test if it cannot.
 func (b *Broker) Restart() {
 	b.t.Helper()
 	b.Stop()
@@ -237,7 +273,8 @@ func (b *Broker) Restart() {
 	b.t.Fatalf("mosquittotest: restart: %v", err)
 }
 
-// Start starts a stopped broker again (same port, same persistence).
+// Start starts a test's stopped broker again (same port, same
+// persistence); it fails the test if it cannot.
 func (b *Broker) Start() {
 	b.t.Helper()
 	b.mu.Lock()

@@ -4,6 +4,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -35,5 +37,48 @@ func TestStartStopRestart(t *testing.T) {
 	b.Restart()
 	if err := dial(); err != nil {
 		t.Fatalf("broker not reachable after Restart: %v\n%s", err, b.Logs())
+	}
+}
+
+// TestNewOutsideATest starts a broker the way the benchmark harness does
+// (no testing.TB), with its settings in the config, and stops it.
+func TestNewOutsideATest(t *testing.T) {
+	t.Parallel()
+	if Binary() == "" {
+		Require(t) // skips, or fails under CI=true
+	}
+	dir := filepath.Join(t.TempDir(), "broker")
+	b, err := New(dir, Config{MessageSizeLimit: 65536, AutosaveInterval: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	if b.Dir() != dir {
+		t.Errorf("Dir %q, want %q", b.Dir(), dir)
+	}
+	conf, err := os.ReadFile(filepath.Join(dir, "mosquitto.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"autosave_interval 60\n", "message_size_limit 65536\n", "max_queued_messages 1000000\n", "max_inflight_messages 100\n"} {
+		if !strings.Contains(string(conf), want) {
+			t.Errorf("config lacks %q:\n%s", want, conf)
+		}
+	}
+	c, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatalf("broker not reachable: %v\n%s", err, b.Logs())
+	}
+	c.Close()
+	b.mu.Lock()
+	pid := b.cmd.Process.Pid
+	b.mu.Unlock()
+	b.Stop()
+	if syscall.Kill(pid, 0) == nil {
+		t.Errorf("mosquitto %d still exists after Stop", pid)
+	}
+	if c, err := net.Dial("tcp", b.Addr()); err == nil {
+		c.Close()
+		t.Error("broker reachable after Stop")
 	}
 }

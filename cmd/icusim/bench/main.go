@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -31,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/icugate/icugate/cmd/icusim/internal/benchsim"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/drivers/modbus"
 	"github.com/icugate/icugate/pipeline"
@@ -38,7 +40,7 @@ import (
 )
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:], os.Stdout))
 }
 
 type params struct {
@@ -48,16 +50,19 @@ type params struct {
 	Addrs      []string
 }
 
-func run() int {
-	devices := flag.Int("devices", 2000, "simulated devices")
-	per := flag.Int("per-address", 4, "devices (unit ids) per address")
-	interval := flag.Duration("interval", time.Second, "poll interval")
-	duration := flag.Duration("duration", 30*time.Second, "measured time")
-	warmup := flag.Duration("warmup", 5*time.Second, "time before measuring")
-	serve := flag.String("serve", "", "internal: run the simulator for the params file")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured time to this file")
-	floorFor := flag.Duration("floor", 15*time.Second, "then measure the bare epoll floor for this long (0: skip)")
-	flag.Parse()
+func run(args []string, stdout io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	devices := fs.Int("devices", 2000, "simulated devices")
+	per := fs.Int("per-address", 4, "devices (unit ids) per address")
+	interval := fs.Duration("interval", time.Second, "poll interval")
+	duration := fs.Duration("duration", 30*time.Second, "measured time")
+	warmup := fs.Duration("warmup", 5*time.Second, "time before measuring")
+	serve := fs.String("serve", "", "internal: run the simulator for the params file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measured time to this file")
+	floorFor := fs.Duration("floor", 15*time.Second, "then measure the bare epoll floor for this long (0: skip)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
 	if *serve != "" {
 		return serveSim(*serve)
 	}
@@ -132,22 +137,23 @@ func run() int {
 	<-done
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("devices %d (%d per address, %d addresses), interval %v, measured %v\n",
+	fmt.Fprintf(stdout, "devices %d (%d per address, %d addresses), interval %v, measured %v\n",
 		p.Devices, p.PerAddress, len(p.Addrs), p.Interval, elapsed.Round(time.Millisecond))
-	fmt.Printf("polls %d (%.0f/s), errors %d (all run, by reason: %v)\n", polls, float64(polls)/elapsed.Seconds(), errs, in.reasons)
+	fmt.Fprintf(stdout, "polls %d (%.0f/s), errors %d (all run, by reason: %v)\n", polls, float64(polls)/elapsed.Seconds(), errs, in.reasons)
 	if polls > 0 {
 		per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(polls) }
-		fmt.Printf("driver CPU %.2f ms per 1,000 polls (user %.2f, system %.2f; target <= 20)\n", per(cpu), per(user), per(sys))
+		fmt.Fprintf(stdout, "driver CPU %.2f ms per 1,000 polls (user %.2f, system %.2f; target <= 20)\n", per(cpu), per(user), per(sys))
 	}
-	fmt.Printf("peak RSS %.1f MB (target <= 64)\n", float64(ru.Maxrss)/1024)
-	p50, p99, pmax := in.lateness()
-	fmt.Printf("poll lateness (gap between a device's observations minus its interval): p50 %v, p99 %v, max %v\n", p50, p99, pmax)
+	fmt.Fprintf(stdout, "peak RSS %.1f MB (target <= 64)\n", float64(ru.Maxrss)/1024)
+	p50, p99, pmax := in.late.Percentiles()
+	fmt.Fprintf(stdout, "poll lateness (gap between a device's observations minus its interval): p50 %v, p99 %v, max %v\n", p50, p99, pmax)
 	if *floorFor > 0 {
-		floor, n, err := epollFloor(p, int(p.Interval/slotOf), *floorFor)
+		// An interval shorter than a slot is one burst, not zero.
+		floor, n, err := epollFloor(p, max(int(p.Interval/slotOf), 1), *floorFor)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 		} else {
-			fmt.Printf("floor: the same polls from a bare epoll loop (one thread, raw system calls, nothing decoded): %.2f ms CPU per 1,000 polls (%d polls); driver/floor %.2f\n",
+			fmt.Fprintf(stdout, "floor: the same polls from a bare epoll loop (one thread, raw system calls, nothing decoded): %.2f ms CPU per 1,000 polls (%d polls); driver/floor %.2f\n",
 				float64(floor.Nanoseconds())/1e3, n, float64(cpu)/float64(polls)/float64(floor))
 		}
 	}
@@ -160,7 +166,7 @@ const slotOf = modbus.StartSlot
 
 // counter is an intake that only counts, and histograms how late each
 // device's observations come (the gap since its previous one, minus the
-// interval), in lateStep buckets.
+// interval) while measuring.
 type counter struct {
 	polls, errs atomic.Int64
 	mu          sync.Mutex
@@ -170,47 +176,16 @@ type counter struct {
 	index     map[string]int // device id -> position in last; read-only
 	last      []atomic.Int64 // previous observation time, unix ns
 	measuring atomic.Bool
-	late      []atomic.Int64
+	late      *benchsim.Lateness
 }
-
-const (
-	lateStep    = 100 * time.Microsecond
-	lateBuckets = 20001 // up to 2s; the last bucket holds the rest
-)
 
 func newCounter(site *config.Site, interval time.Duration) *counter {
 	c := &counter{reasons: map[string]int{}, interval: interval, index: map[string]int{},
-		last: make([]atomic.Int64, len(site.Devices)), late: make([]atomic.Int64, lateBuckets)}
+		last: make([]atomic.Int64, len(site.Devices)), late: benchsim.NewLateness()}
 	for i := range site.Devices {
 		c.index[site.Devices[i].ID] = i
 	}
 	return c
-}
-
-// lateness returns the p50, p99 and maximum lateness seen while measuring.
-func (c *counter) lateness() (p50, p99, pmax time.Duration) {
-	var total int64
-	for i := range c.late {
-		total += c.late[i].Load()
-	}
-	var seen int64
-	var has50, has99 bool
-	for i := range c.late {
-		n := c.late[i].Load()
-		if n == 0 {
-			continue
-		}
-		seen += n
-		d := time.Duration(i) * lateStep
-		if !has50 && seen*2 >= total {
-			p50, has50 = d, true
-		}
-		if !has99 && seen*100 >= total*99 {
-			p99, has99 = d, true
-		}
-		pmax = d
-	}
-	return p50, p99, pmax
 }
 
 // lookup finds a device's position. The benchmark's ids are dev-NNNN, so
@@ -241,8 +216,7 @@ func (c *counter) Offer(ctx context.Context, o pipeline.Observation) error {
 		now := o.Time.UnixNano()
 		prev := c.last[i].Swap(now)
 		if prev != 0 && c.measuring.Load() {
-			b := min(max(time.Duration(now-prev)-c.interval, 0)/lateStep, lateBuckets-1)
-			c.late[b].Add(1)
+			c.late.Add(time.Duration(now-prev), c.interval)
 		}
 	}
 	if o.Err != nil {
@@ -303,20 +277,12 @@ func serveSim(file string) int {
 		fmt.Fprintln(os.Stderr, "bench simulator:", err)
 		return 1
 	}
-	var sim *simulator.Simulator
-	for try := 0; ; try++ {
-		sim, err = simulator.New(buildSite(p), simulator.Options{Logger: slog.New(slog.DiscardHandler)})
-		if err == nil {
-			err = sim.Start()
-		}
-		if err == nil {
-			break
-		}
-		if try == 50 { // the parent may still hold the reserved ports
-			fmt.Fprintln(os.Stderr, "bench simulator:", err)
-			return 1
-		}
-		time.Sleep(100 * time.Millisecond)
+	// The parent may still hold the reserved ports for a moment.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := benchsim.StartSimulator(ctx, buildSite(p), simulator.Options{Logger: slog.New(slog.DiscardHandler)}, 100*time.Millisecond); err != nil {
+		fmt.Fprintln(os.Stderr, "bench simulator:", err)
+		return 1
 	}
 	fmt.Println("ready")
 	select {}

@@ -11,9 +11,21 @@ import (
 	"github.com/icugate/icugate/config"
 )
 
-// demoPorts are the device addresses configs/demo-site.yaml uses; they
-// must be free (no demo running) for icusim to serve them.
-var demoPorts = []string{"127.0.0.1:15100", "127.0.0.1:15119", "127.0.0.1:15200", "127.0.0.1:15203"}
+// modbusEndpoints lists the distinct Modbus addresses of a site's
+// devices: for the demo site they are fixed, and must be free (no demo
+// running) for icusim to serve them.
+func modbusEndpoints(site *config.Site) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range site.Devices {
+		if d.Modbus == nil || d.Modbus.Endpoint() == "" || seen[d.Modbus.Endpoint()] {
+			continue
+		}
+		seen[d.Modbus.Endpoint()] = true
+		out = append(out, d.Modbus.Endpoint())
+	}
+	return out
+}
 
 // runDemo measures the gateway on the demo hospital (Modbus TCP, RTU over
 // TCP and MQTT devices) with icusim as the simulator. icusim has no read
@@ -31,22 +43,14 @@ func (e *env) demo(ctx context.Context, r *runResult) error {
 	if err != nil {
 		return err
 	}
-	for _, a := range demoPorts {
-		if waitPort(ctx, a, 0) == nil {
-			return fmt.Errorf("%s is in use (is the demo running?): the demo site's devices need it", a)
-		}
-	}
 	addrs, err := reservePorts(2)
 	if err != nil {
 		return err
 	}
-	spec := siteSpec{MQTT: e.mosq.url, HTTPListen: addrs[0]}
-	db := fmt.Sprintf("bench%02d", e.seq)
-	if e.influx != nil {
-		spec.InfluxURL = e.influx.url
-		if spec.Bucket, err = e.database(db); err != nil {
-			return err
-		}
+	spec := siteSpec{MQTT: e.mosq.URL(), HTTPListen: addrs[0]}
+	db, err := e.database(&spec)
+	if err != nil {
+		return err
 	}
 	text, err := demoSite(e.o.repo, spec)
 	if err != nil {
@@ -64,7 +68,12 @@ func (e *env) demo(ctx context.Context, r *runResult) error {
 		return err
 	}
 	r.Devices = len(loaded.Devices)
-	args := []string{"-c", site, "-listen", addrs[1], "-broker", e.mosq.url}
+	for _, a := range modbusEndpoints(loaded) {
+		if waitPort(ctx, a, 0) == nil {
+			return fmt.Errorf("%s is in use (is the demo running?): the demo site's devices need it", a)
+		}
+	}
+	args := []string{"-c", site, "-listen", addrs[1], "-broker", e.mosq.URL()}
 	if e.o.scenario != "" {
 		args = append(args, "-scenario", e.o.scenario)
 		r.note("icusim plays %s during the run", e.o.scenario)

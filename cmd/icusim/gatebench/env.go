@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/internal/influxtest"
+	"github.com/icugate/icugate/internal/mosquittotest"
 )
 
 // env is what the runs of one invocation share: the servers, the
@@ -21,8 +23,8 @@ type env struct {
 	o       options
 	cs      *children
 	dir     string
-	influx  *influxServer
-	mosq    *mosquittoServer
+	influx  *influxtest.Server
+	mosq    *mosquittotest.Broker
 	commit  string
 	diff    string
 	fdLimit uint64
@@ -49,13 +51,13 @@ func newEnv(ctx context.Context, o options) (*env, error) {
 		fmt.Fprintln(os.Stderr, "gatebench: cannot raise the open-file limit:", err)
 	}
 	if o.influx {
-		if e.influx, err = startInflux(ctx, e.cs, filepath.Join(dir, "influxdb")); err != nil {
+		if e.influx, err = startInflux(ctx, filepath.Join(dir, "influxdb")); err != nil {
 			e.close()
 			return nil, err
 		}
 	}
 	if o.workload != "modbus" {
-		if e.mosq, err = startMosquitto(ctx, e.cs, filepath.Join(dir, "mosquitto")); err != nil {
+		if e.mosq, err = startMosquitto(filepath.Join(dir, "mosquitto")); err != nil {
 			e.close()
 			return nil, err
 		}
@@ -71,6 +73,12 @@ func newEnv(ctx context.Context, o options) (*env, error) {
 // close stops every process and removes the run directory unless -keep.
 func (e *env) close() {
 	e.cs.stopAll()
+	if e.mosq != nil {
+		e.mosq.Stop()
+	}
+	if e.influx != nil {
+		e.influx.Stop()
+	}
 	if e.o.keep {
 		fmt.Fprintln(os.Stderr, "gatebench: run directory kept:", e.dir)
 		return
@@ -102,13 +110,31 @@ func (e *env) runDir(name string) (string, error) {
 	return d, os.MkdirAll(d, 0o755)
 }
 
-// database creates a fresh InfluxDB database for a run and returns its
-// v2 bucket name.
-func (e *env) database(name string) (string, error) {
-	if _, err := e.influx.query("", "CREATE DATABASE "+name); err != nil {
+// database creates a fresh InfluxDB database for the run, when the runs
+// write to InfluxDB, and points the site spec at it; it returns the
+// database's name.
+func (e *env) database(spec *siteSpec) (string, error) {
+	db := fmt.Sprintf("bench%02d", e.seq)
+	if e.influx == nil {
+		return db, nil
+	}
+	if err := e.influx.CreateDatabase(db); err != nil {
 		return "", err
 	}
-	return name + "/autogen", nil
+	spec.InfluxURL, spec.Bucket = e.influx.URL, db+"/autogen"
+	return db, nil
+}
+
+// generate writes a generated site into dir, with its database, and has
+// icugate check it; it returns the database and the site file.
+func (e *env) generate(dir string, spec *siteSpec) (db, site string, err error) {
+	if db, err = e.database(spec); err != nil {
+		return "", "", err
+	}
+	if site, err = writeSite(dir, *spec, e.o.repo); err != nil {
+		return "", "", err
+	}
+	return db, site, e.check(site)
 }
 
 // check runs `icugate check` on a generated site: the harness must not
@@ -119,6 +145,11 @@ func (e *env) check(site string) error {
 		return fmt.Errorf("icugate check -c %s: %v\n%s", site, err, out)
 	}
 	return nil
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }
 
 // gateway is a running `icugate run`.

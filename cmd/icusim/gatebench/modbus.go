@@ -37,18 +37,8 @@ func (e *env) modbus(ctx context.Context, r *runResult, n int) error {
 	addrs, listen := ports[:r.Addresses], ports[r.Addresses:]
 	spec := siteSpec{Devices: n, PerAddress: e.o.perAddress, Addrs: addrs, Interval: e.o.interval,
 		MaxConns: e.o.maxConns, HTTPListen: listen[0]}
-	db := fmt.Sprintf("bench%02d", e.seq)
-	if e.influx != nil {
-		spec.InfluxURL = e.influx.url
-		if spec.Bucket, err = e.database(db); err != nil {
-			return err
-		}
-	}
-	site, err := writeSite(dir, spec, e.o.repo)
+	db, site, err := e.generate(dir, &spec)
 	if err != nil {
-		return err
-	}
-	if err := e.check(site); err != nil {
 		return err
 	}
 	conns := max(e.o.maxConns, 1)
@@ -107,8 +97,7 @@ func (e *env) modbus(ctx context.Context, r *runResult, n int) error {
 	} else {
 		r.Floor = measured("goburrow floor", w, w.sim.Reads)
 	}
-	fl.in.Close()
-	fl.stop(10 * time.Second)
+	fl.finish(10 * time.Second)
 
 	if e.o.telegraf != "" {
 		fmt.Fprintln(os.Stderr, "gatebench: Telegraf")
@@ -136,8 +125,8 @@ func (e *env) countPoints(db string) map[string]int64 {
 		{"device_state", "state"}, {"device_telemetry", "status"}, {"device_telemetry", "battery_pct"},
 		{"bed_state", "state"}, {"icu_capacity", "beds_total"},
 	} {
-		if c, err := e.influx.count(db, q.m, q.f); err == nil && c > 0 {
-			out[q.m] += c
+		if c, err := e.influx.CountIn(db, q.m, q.f); err == nil && c > 0 {
+			out[q.m] += int64(c)
 		}
 	}
 	return out

@@ -31,25 +31,15 @@ func (e *env) mqtt(ctx context.Context, r *runResult, n int) error {
 	if err != nil {
 		return err
 	}
-	spec := siteSpec{Devices: n, Interval: e.o.interval, MQTT: e.mosq.url, HTTPListen: listen[0]}
+	spec := siteSpec{Devices: n, Interval: e.o.interval, MQTT: e.mosq.URL(), HTTPListen: listen[0]}
 	if e.o.backlog > 0 {
 		// The backlog is drained up to minutes after it was published;
 		// messages older than a device's freshness window are refused
 		// as stale, so the window is long here.
 		spec.Freshness = 10 * time.Minute
 	}
-	db := fmt.Sprintf("bench%02d", e.seq)
-	if e.influx != nil {
-		spec.InfluxURL = e.influx.url
-		if spec.Bucket, err = e.database(db); err != nil {
-			return err
-		}
-	}
-	site, err := writeSite(dir, spec, e.o.repo)
+	db, site, err := e.generate(dir, &spec)
 	if err != nil {
-		return err
-	}
-	if err := e.check(site); err != nil {
 		return err
 	}
 	warm := e.gatewayWarmup(r, site)
@@ -79,8 +69,7 @@ func (e *env) mqtt(ctx context.Context, r *runResult, n int) error {
 	if obs := int64(w.delta("icugate_observations_total")); abs(obs-taken) > taken/100 {
 		r.Gateway.addNote("%d messages received, %d observations taken by the engine", taken, obs)
 	}
-	pub.in.Close() // the publisher stops
-	pub.stop(10 * time.Second)
+	pub.finish(10 * time.Second)
 	if e.o.backlog == 0 {
 		if !gw.stop(gatewayStopGrace) {
 			r.note("icugate did not stop within %v of SIGTERM; killed", gatewayStopGrace)

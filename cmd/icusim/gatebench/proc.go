@@ -168,6 +168,20 @@ func (lc *lineChild) read(ctx context.Context, wait time.Duration) (string, erro
 	}
 }
 
+// finish closes the child's standard input, which tells it to end, and
+// waits up to grace for it to exit by itself (so that its last words
+// reach its log), then stops it. It reports whether it ended by itself.
+func (lc *lineChild) finish(grace time.Duration) bool {
+	lc.in.Close()
+	select {
+	case <-lc.done:
+		return true
+	case <-time.After(grace):
+		lc.stop(time.Second)
+		return false
+	}
+}
+
 // ask sends a command line and returns the answer line.
 func (lc *lineChild) ask(ctx context.Context, cmd string, wait time.Duration) (string, error) {
 	if _, err := io.WriteString(lc.in, cmd+"\n"); err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/icugate/icugate/cmd/icusim/internal/benchsim"
 )
 
 // measurement is what one measured process did over its window.
@@ -157,7 +159,7 @@ func printRun(w io.Writer, r *runResult) {
 			switch {
 			case !m.lateKnown:
 				return "-"
-			case v >= ms(lateStep*(lateBuckets-1)):
+			case v >= ms(benchsim.Max):
 				return ">=" + fmt.Sprintf("%.0f", v) // the histogram's last bucket
 			}
 			return fmt.Sprintf("%.1f", v)

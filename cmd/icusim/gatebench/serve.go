@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -9,13 +10,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/icugate/icugate/cmd/icusim/internal/benchsim"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/simulator"
 )
 
 // readStats counts the reads a simulator answers, per device, and
 // histograms the gap between a device's consecutive reads minus its
-// interval (how late the poll came), in lateStep buckets.
+// interval (how late the poll came).
 type readStats struct {
 	index     map[string]int // device id -> position; read-only once built
 	interval  []time.Duration
@@ -23,17 +25,12 @@ type readStats struct {
 	perDev    []atomic.Int64 // reads while measuring
 	reads     atomic.Int64
 	measuring atomic.Bool
-	late      []atomic.Int64
+	late      *benchsim.Lateness
 	since     time.Time
 }
 
-const (
-	lateStep    = 100 * time.Microsecond
-	lateBuckets = 20001 // up to 2 s; the last bucket holds the rest
-)
-
 func newReadStats(site *config.Site) *readStats {
-	s := &readStats{index: map[string]int{}, late: make([]atomic.Int64, lateBuckets)}
+	s := &readStats{index: map[string]int{}, late: benchsim.NewLateness()}
 	for i := range site.Devices {
 		if m := site.Devices[i].Modbus; m != nil {
 			s.index[site.Devices[i].ID] = len(s.interval)
@@ -59,8 +56,7 @@ func (s *readStats) onRead(device string, at time.Time) {
 	s.reads.Add(1)
 	s.perDev[i].Add(1)
 	if prev != 0 {
-		b := min(max(time.Duration(now-prev)-s.interval[i], 0)/lateStep, lateBuckets-1)
-		s.late[b].Add(1)
+		s.late.Add(time.Duration(now-prev), s.interval[i])
 	}
 }
 
@@ -70,9 +66,7 @@ func (s *readStats) start() {
 	for i := range s.perDev {
 		s.perDev[i].Store(0)
 	}
-	for i := range s.late {
-		s.late[i].Store(0)
-	}
+	s.late.Reset()
 	s.since = time.Now()
 	s.measuring.Store(true)
 }
@@ -102,11 +96,7 @@ func (s *readStats) stop() simReport {
 			r.MinPerDev = n
 		}
 	}
-	for i := range s.late {
-		if n := s.late[i].Load(); n > 0 {
-			r.Late = append(r.Late, [2]int64{int64(i), n})
-		}
-	}
+	r.Late = s.late.Sparse()
 	return r
 }
 
@@ -126,13 +116,7 @@ func (r *simReport) merge(o simReport) {
 
 // lateness returns the p50, p99 and maximum lateness of the report.
 func (r *simReport) lateness() (p50, p99, pmax time.Duration) {
-	counts := make([]int64, lateBuckets)
-	for _, b := range r.Late {
-		if b[0] >= 0 && b[0] < lateBuckets {
-			counts[b[0]] += b[1]
-		}
-	}
-	return percentiles(counts, lateStep)
+	return benchsim.SparsePercentiles(r.Late)
 }
 
 // shardDevices returns the Modbus devices whose address is shard k of n,
@@ -160,31 +144,6 @@ func shardDevices(devs []config.Device, k, n int) []config.Device {
 	return out
 }
 
-// percentiles returns p50, p99 and the maximum of a histogram whose
-// bucket i holds values in [i*step, (i+1)*step).
-func percentiles(counts []int64, step time.Duration) (p50, p99, pmax time.Duration) {
-	var total, seen int64
-	for _, n := range counts {
-		total += n
-	}
-	var has50, has99 bool
-	for i, n := range counts {
-		if n == 0 {
-			continue
-		}
-		seen += n
-		d := time.Duration(i) * step
-		if !has50 && seen*2 >= total {
-			p50, has50 = d, true
-		}
-		if !has99 && seen*100 >= total*99 {
-			p99, has99 = d, true
-		}
-		pmax = d
-	}
-	return p50, p99, pmax
-}
-
 // serveSim is the simulator child: it serves the site's Modbus devices
 // (shard k of n: every n-th address from the k-th, so that 10,000
 // addresses fit the open-file limit across processes) and answers the
@@ -199,20 +158,13 @@ func serveSim(sitePath string, k, n int) int {
 	}
 	site.Devices = shardDevices(site.Devices, k, n)
 	stats := newReadStats(site)
-	var sim *simulator.Simulator
-	for try := 0; ; try++ {
-		sim, err = simulator.New(site, simulator.Options{Logger: slog.New(slog.DiscardHandler), OnRead: stats.onRead})
-		if err == nil {
-			err = sim.Start()
-		}
-		if err == nil {
-			break
-		}
-		if try == 50 { // a reserved port may linger for a moment
-			fmt.Fprintln(os.Stderr, "gatebench simulator:", err)
-			return 1
-		}
-		time.Sleep(100 * time.Millisecond)
+	// A port the harness reserved and freed may linger for a moment.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sim, err := benchsim.StartSimulator(ctx, site, simulator.Options{Logger: slog.New(slog.DiscardHandler), OnRead: stats.onRead}, 100*time.Millisecond)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gatebench simulator:", err)
+		return 1
 	}
 	defer sim.Close()
 	fmt.Println("ready")

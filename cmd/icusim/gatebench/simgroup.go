@@ -77,7 +77,6 @@ func (g *simGroup) stop(ctx context.Context) (*simReport, error) {
 // close stops every shard.
 func (g *simGroup) close() {
 	for _, c := range g.shards {
-		c.in.Close()
-		c.stop(5 * time.Second)
+		c.finish(5 * time.Second)
 	}
 }

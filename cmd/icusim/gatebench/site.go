@@ -205,7 +205,7 @@ func ephemeralLow() int {
 
 // demoSite rewrites configs/demo-site.yaml for the benchmark: the broker,
 // InfluxDB, HTTP listener and outbox move to this run's (the devices keep
-// their fixed ports 15100-15119 and 15200-15203), profiles are the
+// their fixed ports, 15100 and up and 15200 and up), profiles are the
 // repository's, and without InfluxDB the influxdb block goes.
 func demoSite(repo string, s siteSpec) (string, error) {
 	b, err := os.ReadFile(filepath.Join(repo, "configs", "demo-site.yaml"))
