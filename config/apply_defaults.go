@@ -86,8 +86,25 @@ func applySiteDefaults(s *Site, d *doc, dir string) {
 		resolveTLS(dir, db.TLS)
 	}
 	for i := range s.Devices {
-		applyModbusDefaults(s.Devices[i].Modbus, d, i)
+		dev := &s.Devices[i]
+		// "mqtt:" with nothing after it is YAML's null, which leaves the
+		// block nil as if the key were absent; the user asked for the
+		// block with every default, as "mqtt: {}" does.
+		if dev.MQTT == nil && isNull(d, "devices", i, "mqtt") {
+			dev.MQTT = &MQTTDevice{}
+		}
+		if dev.Modbus == nil && isNull(d, "devices", i, "modbus") {
+			dev.Modbus = &ModbusDevice{}
+		}
+		applyModbusDefaults(dev.Modbus, d, i)
 	}
+}
+
+// isNull reports whether the key at path is present with an empty (null)
+// value.
+func isNull(d *doc, path ...any) bool {
+	n, ok := d.node(path...)
+	return ok && n.ShortTag() == "!!null"
 }
 
 func applyModbusDefaults(m *ModbusDevice, d *doc, i int) {

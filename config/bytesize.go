@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -14,6 +15,11 @@ type ByteSize int64
 
 // UnmarshalYAML parses a size with an optional unit.
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		// n.Value is empty for a list or mapping; say what was given
+		// rather than quote nothing.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot use a %s here: want a size such as 256MB or 1GiB", n.Line, nodeKind(n))}}
+	}
 	v, err := ParseByteSize(n.Value)
 	if err != nil {
 		// A TypeError lets yaml.v3 go on decoding and report the rest.
@@ -43,8 +49,27 @@ func ParseByteSize(s string) (ByteSize, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 {
+	// ParseFloat also accepts NaN, which no comparison below would catch.
+	if err != nil || n < 0 || math.IsNaN(n) {
 		return 0, fmt.Errorf("invalid size %q: want a non-negative number with an optional unit such as 256MB or 1GiB", orig)
 	}
-	return ByteSize(n * float64(mult)), nil
+	// Converting a float at or beyond 2^63 (Inf included) to int64 gives
+	// MinInt64 on amd64: a negative budget the outbox would take as already
+	// exceeded. 2^63 is exact as a float64, so the comparison is too.
+	size := n * float64(mult)
+	if size >= math.MaxInt64 {
+		return 0, fmt.Errorf("invalid size %q: too large, the maximum is %d bytes (about 9.2EB)", orig, int64(math.MaxInt64))
+	}
+	return ByteSize(size), nil
+}
+
+// nodeKind names a YAML node's kind as the user wrote it.
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.MappingNode:
+		return "mapping"
+	}
+	return "scalar"
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -27,7 +28,7 @@ const maxDecodeRetries = 8
 func decodeStrict(c *collector, file string, data []byte, v any) (*doc, bool) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		c.addSyntax(file, err.Error())
+		c.addSyntax(file, err.Error(), data)
 		return newDoc(file, nil), false
 	}
 	d := newDoc(file, &root)
@@ -38,20 +39,48 @@ func decodeStrict(c *collector, file string, data []byte, v any) (*doc, bool) {
 		c.add(file, d.root.Line, "want a mapping of keys at the top level")
 		return d, false
 	}
-	checkIntegers(c, file, d.root, reflect.TypeOf(v))
+	refused := checkIntegers(c, file, d.root, reflect.TypeOf(v))
+	// Duplicate keys are renamed and numbers already reported replaced by
+	// 0, each reported once here, so that yaml.v3 neither drops the
+	// mapping a duplicate is in nor reports a number again.
+	patches, firstLine := duplicateKeys(d.root)
+	renamed := len(patches)
+	for _, n := range refused {
+		patches = append(patches, scalarPatch{n, "0"})
+	}
+	tree := &root // the tree of data as patched, for neutraliseLine
+	if len(patches) > 0 {
+		var done []bool
+		data, done = applyPatches(data, patches)
+		for i := range renamed {
+			if done[i] { // else yaml.v3 reports it
+				k := patches[i].n
+				c.add(file, k.Line, "mapping key %q already defined at line %d", k.Value, firstLine[i])
+			}
+		}
+		tree = new(yaml.Node)
+		if err := yaml.Unmarshal(data, tree); err != nil {
+			c.addSyntax(file, err.Error(), data) // not expected: only scalars changed
+			return d, false
+		}
+	}
 	rv := reflect.ValueOf(v).Elem()
 	for range maxDecodeRetries {
 		rv.Set(reflect.Zero(rv.Type()))
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		err := dec.Decode(v)
-		if err == nil || errors.Is(err, io.EOF) {
-			return d, true
-		}
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, m := range te.Errors {
-				c.addYAML(file, m)
+		if err == nil || errors.Is(err, io.EOF) || errors.As(err, &te) {
+			if te != nil {
+				for _, m := range te.Errors {
+					if !strings.Contains(m, dupKeyPrefix) { // already reported
+						c.addYAML(file, m)
+					}
+				}
+			}
+			if renamed > 0 {
+				dropRenamed(rv)
 			}
 			return d, true
 		}
@@ -61,7 +90,7 @@ func decodeStrict(c *collector, file string, data []byte, v any) (*doc, bool) {
 			return d, false
 		}
 		line, _ := strconv.Atoi(m[1])
-		patched, ok := neutraliseLine(data, &root, line)
+		patched, ok := neutraliseLine(data, tree, line)
 		if !ok {
 			return d, false
 		}
@@ -94,15 +123,15 @@ func neutraliseLine(data []byte, root *yaml.Node, line int) ([]byte, bool) {
 	out := data
 	for i := len(targets) - 1; i >= 0; i-- {
 		var ok bool
-		if out, ok = replaceScalar(out, targets[i]); !ok {
+		if out, ok = replaceScalar(out, targets[i], "0"); !ok {
 			return nil, false
 		}
 	}
 	return out, true
 }
 
-// replaceScalar replaces a single-line scalar's source text with "0".
-func replaceScalar(data []byte, n *yaml.Node) ([]byte, bool) {
+// replaceScalar replaces a single-line scalar's source text with text.
+func replaceScalar(data []byte, n *yaml.Node, text string) ([]byte, bool) {
 	start := lineStart(data, n.Line)
 	if start < 0 {
 		return nil, false
@@ -121,7 +150,7 @@ func replaceScalar(data []byte, n *yaml.Node) ([]byte, bool) {
 	}
 	out := make([]byte, 0, len(data))
 	out = append(out, data[:off]...)
-	out = append(out, '0')
+	out = append(out, text...)
 	return append(out, data[end:]...), true
 }
 

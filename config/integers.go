@@ -16,7 +16,11 @@ var (
 // checkIntegers reports numbers with a fraction where an integer is
 // expected (total_beds: 1.5, unit_id: 2.7): yaml.v3 would silently drop
 // the fraction. It walks the node tree alongside the Go type decoded into.
-func checkIntegers(c *collector, file string, n *yaml.Node, t reflect.Type) {
+//
+// It returns the numbers it reported that yaml.v3 cannot store either
+// (beyond the integer's range): decodeStrict replaces them before decoding,
+// so that yaml.v3 does not report them a second time in its own words.
+func checkIntegers(c *collector, file string, n *yaml.Node, t reflect.Type) (refused []*yaml.Node) {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -24,37 +28,41 @@ func checkIntegers(c *collector, file string, n *yaml.Node, t reflect.Type) {
 		t = t.Elem()
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		return
+		return nil
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			return
+			return nil
 		}
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if ft, ok := fields[n.Content[i].Value]; ok {
-				checkIntegers(c, file, n.Content[i+1], ft)
+				refused = append(refused, checkIntegers(c, file, n.Content[i+1], ft)...)
 			}
 		}
 	case reflect.Slice:
 		if n.Kind == yaml.SequenceNode {
 			for _, e := range n.Content {
-				checkIntegers(c, file, e, t.Elem())
+				refused = append(refused, checkIntegers(c, file, e, t.Elem())...)
 			}
 		}
 	case reflect.Map:
 		if n.Kind == yaml.MappingNode {
 			for i := 1; i < len(n.Content); i += 2 {
-				checkIntegers(c, file, n.Content[i], t.Elem())
+				refused = append(refused, checkIntegers(c, file, n.Content[i], t.Elem())...)
 			}
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if t != durationType && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
 			c.add(file, n.Line, "cannot use %s here: want an integer", n.Value)
+			if n.Decode(reflect.New(t).Interface()) != nil {
+				refused = append(refused, n)
+			}
 		}
 	}
+	return refused
 }
 
 // yamlFields maps a struct's YAML keys to their field types.

@@ -89,7 +89,8 @@ func (c *collector) addYAML(file, msg string) {
 
 var (
 	unknownField = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
-	cannotDecode = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
+	// The Go type runs to the end: it may hold spaces (interface {}).
+	cannotDecode = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
 )
 
 func rewordYAML(msg string) string {
@@ -162,19 +163,73 @@ var parserProblems = map[string]bool{
 	"found duplicate %TAG directive":         true,
 }
 
-// addSyntax records a YAML syntax error.
-func (c *collector) addSyntax(file, msg string) {
+// scannerProblems are the messages of yaml.v3's scanner. Its lines are
+// 1-based, but it leaves out "line 1" (its 0): a scanner message without a
+// line is on the first.
+var scannerProblems = map[string]bool{
+	"block sequence entries are not allowed in this context":       true,
+	"could not find expected ':'":                                  true,
+	"could not find expected directive name":                       true,
+	"did not find expected alphabetic or numeric character":        true,
+	"did not find expected comment or line break":                  true,
+	"did not find expected digit or '.' character":                 true,
+	"did not find expected hexdecimal number":                      true,
+	"did not find expected version number":                         true,
+	"did not find expected whitespace or line break":               true,
+	"did not find expected whitespace":                             true,
+	"did not find the expected '>'":                                true,
+	"found a tab character that violates indentation":              true,
+	"found a tab character where an indentation space is expected": true,
+	"found an indentation indicator equal to 0":                    true,
+	"found character that cannot start any token":                  true,
+	"found extremely long version number":                          true,
+	"found invalid Unicode character escape code":                  true,
+	"found unexpected document indicator":                          true,
+	"found unexpected end of stream":                               true,
+	"found unexpected non-alphabetical character":                  true,
+	"found unknown directive name":                                 true,
+	"found unknown escape character":                               true,
+	"mapping keys are not allowed in this context":                 true,
+	"mapping values are not allowed in this context":               true,
+}
+
+// addSyntax records a YAML syntax error found in data.
+func (c *collector) addSyntax(file, msg string, data []byte) {
 	m := linePrefix.FindStringSubmatch(msg)
 	if m == nil {
-		c.add(file, 0, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+		rest := strings.TrimPrefix(msg, "yaml: ")
+		line := 0
+		// Scanner and parser lines are both 0 on the first line, which
+		// yaml.v3 leaves out; other messages (a control character, an
+		// unknown alias) have no line at all.
+		if scannerProblems[rest] || parserProblems[rest] {
+			line = 1
+		}
+		c.add(file, line, "invalid YAML: %s", rest)
 		return
 	}
 	line, _ := strconv.Atoi(m[1])
 	rest := msg[len(m[0]):]
-	if parserProblems[rest] {
+	switch {
+	case parserProblems[rest]:
 		line++
+	case rest == "found a tab character that violates indentation":
+		// yaml.v3 gives the line where the plain scalar before the tab
+		// starts; the tab is at the start of a later line.
+		line = tabIndentedLine(data, line)
 	}
 	c.add(file, line, "invalid YAML: %s", rest)
+}
+
+// tabIndentedLine is the first line after from whose indentation holds a
+// tab, or from when there is none.
+func tabIndentedLine(data []byte, from int) int {
+	for i, l := range strings.Split(string(data), "\n") {
+		if n := i + 1; n > from && strings.Contains(l[:len(l)-len(strings.TrimLeft(l, " \t"))], "\t") {
+			return n
+		}
+	}
+	return from
 }
 
 func yamlKind(tag string) string {

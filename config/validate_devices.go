@@ -207,7 +207,15 @@ func (l *loader) validateKinds() {
 		known[p.Kind] = true
 	}
 	have := map[string]int{}
+	// A device whose profile is missing or broken has no kind (unless it
+	// gives one); it could be any kind, and its profile is already
+	// reported, so a shortfall it could make up is not reported as well.
+	unknown := 0
 	for _, dev := range s.Devices {
+		if dev.Kind == "" {
+			unknown++
+			continue
+		}
 		have[dev.Kind]++
 	}
 	for i, u := range s.Units {
@@ -217,7 +225,7 @@ func (l *loader) validateKinds() {
 			}
 		}
 		for j, k := range u.Requires {
-			if !known[k] && have[k] == 0 {
+			if !known[k] && have[k] == 0 && unknown == 0 {
 				l.at(d.line("units", i, "requires", j), "unit %s: its beds can never be equipped: requires kind %q that no device or profile of this site has", u.ID, k)
 			}
 		}
@@ -229,8 +237,8 @@ func (l *loader) validateKinds() {
 			need[k]++
 		}
 		for _, k := range sortedKeys(need) {
-			if have[k] >= need[k] || (len(u.Requires) > 0 && !known[k] && have[k] == 0) {
-				continue // enough devices, or already reported above
+			if have[k]+unknown >= need[k] || (len(u.Requires) > 0 && !known[k] && have[k] == 0) {
+				continue // enough devices (maybe), or already reported above
 			}
 			l.at(d.line("units", i), "unit %s: its beds can never be equipped: each needs %s, and the site has %s",
 				u.ID, count(need[k], k), count(have[k], k))

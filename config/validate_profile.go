@@ -171,7 +171,13 @@ func validateScaleRange(at func(int, string, ...any), d *doc, i int, v *Value) {
 		at(d.line("values", i, "scale"), "value %s: scale must not be 0", v.Name)
 	}
 	if !numeric && ((v.Scale != nil && *v.Scale != 1) || v.Offset != 0) {
-		at(d.line("values", i), "value %s: scale and offset apply to numbers only, not %s", v.Name, v.Type)
+		if v.Bit != nil {
+			// v.Type is the type of the register the bit is taken from
+			// (uint16), a number: naming it would not say what is wrong.
+			at(d.line("values", i), "value %s: scale and offset do not apply to a bit, which reads as true or false", v.Name)
+		} else {
+			at(d.line("values", i), "value %s: scale and offset apply to numbers only, not %s", v.Name, v.Type)
+		}
 	}
 	if v.Range != nil {
 		switch {
