@@ -265,7 +265,7 @@ func (s *Server) launch(ctx context.Context) error {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "INFLUXDB_REPORTING_DISABLED=true")
 	// influxd dies with the program that started it, even a killed one.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start influxd: %w", err)

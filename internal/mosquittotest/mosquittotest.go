@@ -207,7 +207,7 @@ func (b *Broker) start() error {
 	logs := &lockedBuffer{}
 	cmd := exec.Command(b.bin, "-c", b.conf)
 	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", b.bin, err)
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures the Modbus driver at hospital scale: it starts a
 // simulator of N devices (16 registers each) in a child process, polls
 // them all with the driver in this process, and reports the driver's CPU

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command gatebench measures the product as users run it: `icugate run`
 // in its own process against simulated devices in another process, with a
 // real Mosquitto and a real InfluxDB 1.8.3 on loopback. It measures the
