@@ -26,10 +26,13 @@ type classLog struct {
 	last  uint64
 	ack   uint64
 	read  uint64
-	// flightEnd is read as it stood after the last Next.
-	flightEnd uint64
-	chunks    []chunk // cover [first, last] in order, some may be gone after drops
-	disk      int64   // bytes of segment files
+	// lostInFlight counts lost or damaged entries that Next passed behind
+	// entries of the batch in flight: they are counted as quarantined when
+	// the batch is acknowledged, and passed (and counted) again after a
+	// Rewind.
+	lostInFlight uint64
+	chunks       []chunk // cover [first, last] in order, some may be gone after drops
+	disk         int64   // bytes of segment files
 }
 
 // chunk summarises a run of entries (one group commit, or a slice of the log
@@ -106,8 +109,9 @@ func (c *classLog) scan() uint64 {
 	return maxSeq
 }
 
-// pending is the number of entries not yet acknowledged.
-func (c *classLog) pending() uint64 { return c.last + 1 - c.ack }
+// pending is the number of entries not yet acknowledged. A batch in flight
+// that the budget dropped (ack < first) is counted as dropped, not waiting.
+func (c *classLog) pending() uint64 { return c.last + 1 - max(c.ack, c.first) }
 
 // truncate removes entries before index i from disk and from the summary.
 func (c *classLog) truncate(i uint64) error {

@@ -228,11 +228,23 @@ func (o *Outbox) dropTelemetryLocked(target int64, why string) uint64 {
 	}
 	n := k - t.read
 	inFlight := t.ack != t.read
+	if inFlight && t.ack >= t.first {
+		// The batch in flight goes too, and is counted now: once it is
+		// off the disk, a Close or a crash before its Ack loses it, and
+		// counting it only at Rewind left that loss uncounted. If the
+		// consumer still delivers its copy, those points are counted
+		// though delivered: the counter never goes back, and it errs on
+		// the side of reporting a loss. Lost entries the batch passed
+		// count as quarantined, since no Next passes them again.
+		n += t.read - t.ack - t.lostInFlight
+		o.q.quarantined += t.lostInFlight
+		t.lostInFlight = 0
+	}
 	if err := t.truncate(k); err != nil {
 		o.logger.Error("outbox: drop oldest telemetry", "err", err)
 	}
-	// A batch in flight keeps its entries in the consumer's hands; they
-	// are counted only if it is given back (Rewind).
+	// A batch in flight stays in flight (ack < first marks it dropped) until
+	// the consumer acknowledges or gives it back.
 	t.read = k
 	if !inFlight {
 		t.ack = k

@@ -21,6 +21,7 @@ import (
 // log, so the caller's retry adds it once (issue 12: tidwall/wal shifted its
 // index map after a failed write and lost or repeated points).
 func TestDiskFullLosesNothingConfirmed(t *testing.T) {
+	t.Parallel()
 	disk := tmpfstest.Mount(t, 1<<20)
 	o := open(t, filepath.Join(disk, "outbox"), 0)
 	defer o.Close()
@@ -75,6 +76,7 @@ func TestDiskFullLosesNothingConfirmed(t *testing.T) {
 // On a full disk, state makes room by dropping the oldest waiting
 // telemetry, and each dropped point is counted.
 func TestDiskFullStateDropsTelemetryFirst(t *testing.T) {
+	t.Parallel()
 	disk := tmpfstest.Mount(t, 1<<20)
 	o := open(t, filepath.Join(disk, "outbox"), 0)
 	defer o.Close()
@@ -115,6 +117,7 @@ func TestDiskFullStateDropsTelemetryFirst(t *testing.T) {
 // overwrite: every record after them is delivered, and the loss is counted
 // exactly.
 func TestDamageMidSegmentCostsOnlyItself(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	o := open(t, dir, 0)
 	const n = 600
@@ -169,6 +172,7 @@ func TestDamageMidSegmentCostsOnlyItself(t *testing.T) {
 // An outbox written by earlier versions (github.com/tidwall/wal segments)
 // is delivered after the upgrade, and new points go after it.
 func TestLegacySegmentsDelivered(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l, err := wal.Open(filepath.Join(dir, "state"), &wal.Options{SegmentSize: 4 << 20})
 	if err != nil {
@@ -210,6 +214,7 @@ func TestLegacySegmentsDelivered(t *testing.T) {
 // Undo takes back a confirmed write: on disk and in memory the log is as
 // before it (a commit whose other log failed is all or nothing).
 func TestSegLogUndo(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	q := filepath.Join(dir, "q")
 	l, _, err := openSegLog(filepath.Join(dir, "s"), q, "state", 64<<10, discard)

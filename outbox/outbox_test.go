@@ -47,6 +47,7 @@ func drain(t *testing.T, o *Outbox, batch int) []string {
 }
 
 func TestOrderAcrossClassesAndReopen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	o := open(t, dir, 0)
 	var want []string
@@ -94,6 +95,7 @@ func drainN(t *testing.T, o *Outbox, n int) []string {
 }
 
 func TestNextRefusesWhileInFlight(t *testing.T) {
+	t.Parallel()
 	o := open(t, t.TempDir(), 0)
 	defer o.Close()
 	if err := o.Append(context.Background(), rec(State, 1), rec(State, 2)); err != nil {
@@ -112,6 +114,7 @@ func TestNextRefusesWhileInFlight(t *testing.T) {
 }
 
 func TestGroupCommitConcurrentCallers(t *testing.T) {
+	t.Parallel()
 	o := open(t, t.TempDir(), 0)
 	defer o.Close()
 	var wg sync.WaitGroup
@@ -147,6 +150,7 @@ func TestGroupCommitConcurrentCallers(t *testing.T) {
 }
 
 func TestBudgetDropsOldestTelemetryNeverState(t *testing.T) {
+	t.Parallel()
 	const budget = 200 << 10
 	o := open(t, t.TempDir(), budget)
 	defer o.Close()
@@ -203,6 +207,7 @@ func TestBudgetDropsOldestTelemetryNeverState(t *testing.T) {
 }
 
 func TestStateOverBudgetKeptIncomingTelemetryDropped(t *testing.T) {
+	t.Parallel()
 	o := open(t, t.TempDir(), 8<<10)
 	defer o.Close()
 	for i := range 400 {
@@ -220,6 +225,7 @@ func TestStateOverBudgetKeptIncomingTelemetryDropped(t *testing.T) {
 }
 
 func TestDropOfBatchInFlightCountedOnRewind(t *testing.T) {
+	t.Parallel()
 	o := open(t, t.TempDir(), 64<<10)
 	defer o.Close()
 	for i := range 100 {
@@ -246,6 +252,7 @@ func TestDropOfBatchInFlightCountedOnRewind(t *testing.T) {
 }
 
 func TestSecondOpenOfSameDirRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	o := open(t, dir, 0)
 	defer o.Close()
@@ -256,6 +263,7 @@ func TestSecondOpenOfSameDirRefused(t *testing.T) {
 }
 
 func TestMetricsRegister(t *testing.T) {
+	t.Parallel()
 	o := open(t, t.TempDir(), 0)
 	defer o.Close()
 	reg := prometheus.NewRegistry()
@@ -282,6 +290,7 @@ func TestMetricsRegister(t *testing.T) {
 }
 
 func TestAppendAfterCloseReturns(t *testing.T) {
+	t.Parallel()
 	o := open(t, t.TempDir(), 0)
 	o.Close()
 	if err := o.Append(context.Background(), rec(State, 1)); err == nil {

@@ -63,7 +63,6 @@ func (o *Outbox) Next(maxEntries, maxBytes int) (Batch, error) {
 	}
 	for c, l := range o.logs {
 		b.end[c] = l.read
-		l.flightEnd = l.read
 		if len(b.Entries) == 0 {
 			l.ack = l.read // only skipped (quarantined) entries were passed
 		}
@@ -83,8 +82,7 @@ func (o *Outbox) peekLocked(c Class) (*Entry, error) {
 		if errors.Is(err, errMissing) {
 			// Lost to damage found at open (the segment's copy is in the
 			// quarantine directory): counted once, as the consumer passes.
-			o.q.quarantined++
-			l.skip()
+			o.skipLocked(l)
 			continue
 		}
 		if err != nil {
@@ -93,7 +91,7 @@ func (o *Outbox) peekLocked(c Class) (*Entry, error) {
 		seq, appended, data, derr := decodeRecord(b)
 		if derr != nil {
 			o.quarantineRecordLocked(l, b)
-			l.skip()
+			o.skipLocked(l)
 			continue
 		}
 		o.heads[c] = &Entry{Class: c, Seq: seq, Appended: appended, Data: data, index: l.read}
@@ -102,17 +100,23 @@ func (o *Outbox) peekLocked(c Class) (*Entry, error) {
 	return nil, nil
 }
 
-// skip passes an entry that cannot be delivered.
-func (l *classLog) skip() {
+// skipLocked passes an entry that cannot be delivered and counts it as
+// quarantined. Passed behind entries of the batch being handed out, it is
+// only counted once that batch is acknowledged: a Rewind gives the batch
+// back, and the next Next passes the entry again.
+func (o *Outbox) skipLocked(l *classLog) {
 	if l.ack == l.read {
 		l.ack++
+		o.q.quarantined++
+	} else {
+		l.lostInFlight++
 	}
 	l.read++
 }
 
-// quarantineRecordLocked keeps a damaged entry's bytes aside and counts it.
+// quarantineRecordLocked keeps a damaged entry's bytes aside (skipLocked
+// counts it).
 func (o *Outbox) quarantineRecordLocked(l *classLog, b []byte) {
-	o.q.quarantined++
 	name := filepath.Join(o.qdir, fmt.Sprintf("%s-record-%d-%d", l.class, l.read, time.Now().UnixNano()))
 	err := os.MkdirAll(o.qdir, 0o750)
 	if err == nil {
@@ -137,6 +141,9 @@ func (o *Outbox) Ack(b Batch) error {
 		if l.read >= b.end[c] && l.read > l.ack {
 			l.ack = l.read
 		}
+		// The lost entries the batch passed are passed for good.
+		o.q.quarantined += l.lostInFlight
+		l.lostInFlight = 0
 		if err := l.trimDelivered(); err != nil {
 			errs = append(errs, err)
 		}
@@ -160,16 +167,15 @@ func (l *classLog) trimDelivered() error {
 
 // Rewind gives back the batch in flight without acknowledging it: the next
 // Next starts again from the first unacknowledged entry. In-flight telemetry
-// that the disk budget removed meanwhile is counted as dropped.
+// that the disk budget removed meanwhile was counted as dropped when it was
+// removed; delivery goes on after it.
 func (o *Outbox) Rewind() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for c, l := range o.logs {
-		if l.ack < l.first {
-			o.q.dropped += min(l.first, l.flightEnd) - l.ack
-			l.ack = l.first
-		}
+		l.ack = max(l.ack, l.first)
 		l.read = l.ack
+		l.lostInFlight = 0 // passed, and counted, again by the next Next
 		o.heads[c] = nil
 	}
 }

@@ -9,6 +9,7 @@ import (
 )
 
 func TestTornLastRecordSkippedAtOpen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	o := open(t, dir, 0)
 	for i := range 100 {
@@ -39,6 +40,7 @@ func TestTornLastRecordSkippedAtOpen(t *testing.T) {
 }
 
 func TestCorruptSegmentQuarantined(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	o := open(t, dir, 0)
 	big := make([]byte, 64<<10)
@@ -73,6 +75,7 @@ func TestCorruptSegmentQuarantined(t *testing.T) {
 }
 
 func TestCorruptRecordQuarantined(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	o := open(t, dir, 0)
 	for i := range 10 {
@@ -109,6 +112,7 @@ func lastSegment(t *testing.T, dir string) string {
 }
 
 func TestZeroFilledTailSkipped(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	o := open(t, dir, 0)
 	for i := range 20 {

@@ -96,6 +96,11 @@ func openSegLog(dir, quarantine, class string, segSize int64, logger *slog.Logge
 	if err != nil {
 		return nil, rep, err
 	}
+	// oldest is the file name of the oldest segment kept: the first index
+	// it was created for, even when damage took that entry (mapFrames
+	// moves segment.start to the first intact frame).
+	var oldest uint64
+	sawFormat2 := false
 	for k, start := range names {
 		path := filepath.Join(dir, fmt.Sprintf("%020d", start))
 		data, err := os.ReadFile(path)
@@ -113,14 +118,26 @@ func openSegLog(dir, quarantine, class string, segSize int64, logger *slog.Logge
 			}
 			continue
 		}
-		if bytes.HasPrefix(data, segMagic) {
+		badHeader := false
+		switch {
+		case bytes.HasPrefix(data, segMagic):
 			end, skipped = s.mapFrames(data, l.lastIndex())
-		} else if len(data) == 0 {
+		case len(data) == 0:
 			end = 0
-		} else {
+		case isLegacy(data, start, l.lastIndex(), sawFormat2):
 			s.legacy = true
 			end = s.mapLegacy(data)
+		default:
+			// A format-2 segment whose header is damaged: its frames
+			// carry their own checksums and indexes, so they are read
+			// as usual and only the header is lost.
+			badHeader = true
+			end, skipped = s.mapFrames(data, l.lastIndex())
+			rep.damaged++
+			rep.damageBytes += int64(len(segMagic))
+			keepAside(path, quarantine, class+"-damaged-", logger)
 		}
+		sawFormat2 = sawFormat2 || !s.legacy && len(data) > 0
 		if skipped > 0 {
 			rep.damaged++
 			rep.damageBytes += skipped
@@ -142,11 +159,24 @@ func openSegLog(dir, quarantine, class string, segSize int64, logger *slog.Logge
 				s.size = int64(end)
 			}
 		}
+		if badHeader {
+			// Rewrite the header (its copy is kept aside) so that the next
+			// Open need not recognise the segment by its frames again.
+			if err := rewriteHeader(path); err != nil {
+				logger.Warn("outbox: could not repair a damaged segment header", "file", path, "err", err)
+			}
+		}
+		if len(l.segs) == 0 {
+			oldest = start
+		}
 		l.segs = append(l.segs, s)
 	}
+	// Entries before the oldest segment's name are delivered or dropped.
+	// Its name, not the first intact frame, is where wanted entries start:
+	// a damaged first entry is then a lost index that delivery counts.
 	l.first = front
-	if len(l.segs) > 0 && l.segs[0].start > l.first {
-		l.first = l.segs[0].start
+	if len(l.segs) > 0 && oldest > l.first {
+		l.first = oldest
 	}
 	l.last = max(l.lastIndex(), l.first-1)
 	if err := l.dropBefore(l.first); err != nil {
@@ -225,6 +255,62 @@ func frameAt(data []byte, off int, prev uint64) (uint64, int, bool) {
 		return 0, 0, false
 	}
 	return idx, frameHeader + n, true
+}
+
+// isLegacy decides whether a segment that does not start with the format-2
+// header is a format-1 segment, or a format-2 segment whose header is
+// damaged. Format-1 segments only precede format-2 ones (an upgrade writes
+// only format 2), and a format-1 file is a run of whole records whose
+// checksums hold. Failing that, intact format-2 frames whose index fits
+// the file's name and size (each checksummed: no format-1 file holds one
+// by chance) mark a damaged header; without any, it is a damaged format-1
+// segment.
+func isLegacy(data []byte, start, after uint64, sawFormat2 bool) bool {
+	if len(data) < len(segMagic) {
+		return true // too short to hold a frame either way
+	}
+	if sawFormat2 {
+		return false
+	}
+	if legacyLayout(data) {
+		return true
+	}
+	var probe segment
+	probe.mapFrames(data, after)
+	fits := len(probe.offs) > 0 && probe.start >= start && probe.start-start <= uint64(len(data)/frameHeader)
+	return !fits
+}
+
+// legacyLayout reports whether data is wholly format-1 records with good
+// checksums.
+func legacyLayout(data []byte) bool {
+	var s segment
+	if s.mapLegacy(data) != len(data) {
+		return false
+	}
+	for _, off := range s.offs {
+		size, n := binary.Uvarint(data[off:])
+		if _, _, _, err := decodeRecord(data[int(off)+n : int(off)+n+int(size)]); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// rewriteHeader writes the format-2 header over a damaged one.
+func rewriteHeader(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(segMagic, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // mapLegacy maps a format-1 segment (uvarint length, record), whose indexes
