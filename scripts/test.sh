@@ -31,6 +31,15 @@ go vet ./...
 log "cross-build check linux/arm64"
 GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -o /dev/null ./cmd/...
 
+# What runs where (README, Platforms): the product builds on macOS for
+# development, and a Windows build must stop with the outbox's message.
+log "cross-build check darwin/arm64, windows refused"
+GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 go build ./...
+if winout=$(GOOS=windows CGO_ENABLED=0 go build ./outbox 2>&1) ||
+	! grep -q icugate_runs_on_Linux_and_other_Unix_systems_only <<<"$winout"; then
+	die "a windows build must stop with the platform message; got: $winout"
+fi
+
 log "go test -race ./..."
 export PATH="$ICUGATE_CACHE/bin:$PATH"
 go test -race -count=1 -timeout 20m ./... "$@"
