@@ -329,7 +329,9 @@ func (g *Gateway) Snapshot() pipeline.Snapshot {
 }
 
 // do runs fn on the engine loop and waits for it, so that admin events and
-// reloads are ordered with observations.
+// reloads are serialised with observations (never concurrent with them).
+// It is not ordered after observations already waiting in the intake: the
+// loop takes whichever is ready first.
 func (g *Gateway) do(ctx context.Context, fn func(*pipeline.Engine)) error {
 	done := make(chan struct{})
 	select {

@@ -185,8 +185,13 @@ func (s *Store) NextSequence(name string) (uint64, error) {
 	var n uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)
-		if v := b.Get([]byte(name)); len(v) == 8 {
+		switch v := b.Get([]byte(name)); {
+		case len(v) == 8:
 			n = binary.BigEndian.Uint64(v)
+		case v != nil:
+			// Starting again at 1 would reuse numbers the region has
+			// seen (it rejects replays): refuse rather than go back.
+			return fmt.Errorf("sequence %s is damaged (%d bytes, want 8)", name, len(v))
 		}
 		n++
 		var buf [8]byte

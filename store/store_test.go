@@ -2,8 +2,11 @@ package store
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestStoreSurvivesReopen(t *testing.T) {
@@ -72,5 +75,26 @@ func TestStoreLockedByAnotherProcess(t *testing.T) {
 	defer s.Close()
 	if _, err := Open(path); err == nil {
 		t.Fatal("second open of the same state file succeeded; want a lock error")
+	}
+}
+
+// TestNextSequenceRefusesDamagedCounter: a counter that is not 8 bytes is an
+// error, never a restart at 1 (the region rejects reused sequence numbers).
+func TestNextSequenceRefusesDamagedCounter(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.NextSequence("report"); err != nil || n != 1 {
+		t.Fatalf("first sequence = %d, %v", n, err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte("report"), []byte{1, 2, 3}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.NextSequence("report"); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("damaged counter: got %d, %v; want an error", n, err)
 	}
 }

@@ -34,7 +34,9 @@ func runGateway(args []string) int {
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
-			err = pprof.StartCPUProfile(f)
+			if err = pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+			}
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "icugate: -cpuprofile:", err)
