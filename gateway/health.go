@@ -26,6 +26,14 @@ func (h *health) set(source, reason string) {
 	h.reasons[source] = reason
 }
 
+// has reports whether source has a reason set.
+func (h *health) has(source string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.reasons[source]
+	return ok
+}
+
 // list returns the reasons, sorted by source so the answer is stable.
 func (h *health) list() []string {
 	h.mu.Lock()

@@ -65,6 +65,10 @@ func NewSender(store PendingStore, transports []Transport) (*Sender, error) {
 	return s, nil
 }
 
+// SetTransports replaces the transports (after a reload changed them); the
+// pending report, if any, goes to the new ones.
+func (s *Sender) SetTransports(ts []Transport) { s.transports = ts }
+
 // Pending returns the report waiting for delivery, or nil.
 func (s *Sender) Pending() *Message { return s.pending }
 
