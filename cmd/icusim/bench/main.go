@@ -121,14 +121,25 @@ func run(args []string, stdout io.Writer) int {
 	in.measuring.Store(true)
 	user0, sys0 := cpuTime()
 	start := time.Now()
+	var pf *os.File
 	if *cpuprofile != "" {
-		pf, err := os.Create(*cpuprofile)
-		if err == nil && pprof.StartCPUProfile(pf) == nil {
-			defer pf.Close()
-			time.AfterFunc(*duration, pprof.StopCPUProfile)
+		f, err := os.Create(*cpuprofile)
+		switch {
+		case err != nil:
+			fmt.Fprintln(os.Stderr, "bench: -cpuprofile:", err)
+		case pprof.StartCPUProfile(f) != nil:
+			f.Close()
+		default:
+			pf = f
 		}
 	}
 	time.Sleep(*duration)
+	if pf != nil {
+		// Stopped here, before anything returns, so the profile is whole
+		// and closed once run ends.
+		pprof.StopCPUProfile()
+		pf.Close()
+	}
 	polls, errs := in.polls.Load()-polls0, in.errs.Load()-errs0
 	in.measuring.Store(false)
 	user, sys := cpuTime()
