@@ -19,6 +19,10 @@ type metrics struct {
 	transitions  *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	reports      prometheus.Counter
+	// reportDelivered is when the last report reached every transport.
+	reportDelivered prometheus.Gauge
+	// reportsOn is 1 while reports are configured and set up.
+	reportsOn prometheus.Gauge
 	// appendFailures counts failed attempts to make points durable.
 	appendFailures prometheus.Counter
 	// gaps counts times the gateway could not observe (stall, stop, clock jump).
@@ -44,6 +48,12 @@ func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
 		}, []string{"result"}),
 		reports: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "icugate_reports_published_total", Help: "Signed capacity reports delivered to every transport.",
+		}),
+		reportDelivered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "icugate_report_last_delivered_timestamp_seconds", Help: "Unix time the last signed capacity report reached every transport (0: none since start). Alert on time() minus this.",
+		}),
+		reportsOn: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "icugate_reports_enabled", Help: "1 while regional reports are configured and working (signing key loaded), 0 when not configured or configured but off (see /readyz).",
 		}),
 		gaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "icugate_observation_gaps_total", Help: "Times the gateway could not observe for longer than 2s (its loop held up, the process stopped, the host suspended, or the clock jumped forward); device freshness excuses such gaps.",
@@ -76,7 +86,10 @@ func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
 			ConstLabels: prometheus.Labels{"class": c.String()},
 		}, func() float64 { return float64(g.spool.droppedOf(c)) }))
 	}
-	for _, c := range append([]prometheus.Collector{m.observations, m.failed, m.unknown, m.transitions, m.reloads, m.reports, m.appendFailures, m.gaps, info, intakeDepth, eventsDropped, held}, dropped...) {
+	// The site's state (devices, beds, counts), read from the served
+	// snapshot at scrape time.
+	state := newStateCollector(g.snap.Load, g.now)
+	for _, c := range append([]prometheus.Collector{m.observations, m.failed, m.unknown, m.transitions, m.reloads, m.reports, m.reportDelivered, m.reportsOn, m.appendFailures, m.gaps, info, intakeDepth, eventsDropped, held, state}, dropped...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -121,6 +121,9 @@ func (g *Gateway) runReporter(ctx context.Context) {
 			}
 			if rep != nil {
 				sender.SetTransports(reportTransports(g, rep.site))
+				g.m.reportsOn.Set(1)
+			} else {
+				g.m.reportsOn.Set(0)
 			}
 		}
 		if rep == nil {
@@ -138,6 +141,7 @@ func (g *Gateway) runReporter(ctx context.Context) {
 		switch {
 		case m != nil:
 			g.m.reports.Inc()
+			g.m.reportDelivered.Set(float64(time.Now().Unix()))
 			g.log.Debug("capacity report published", "sequence", m.Sequence, "topic", m.Topic)
 			if err != nil {
 				g.log.Error("capacity report published, but it stays queued", "err", err)

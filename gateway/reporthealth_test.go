@@ -10,6 +10,8 @@ import (
 
 	"github.com/icugate/icugate/internal/mosquittotest"
 	"github.com/icugate/icugate/report"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestUnreadableReportKeyIsDegraded: a signing key with unsafe permissions
@@ -42,6 +44,9 @@ func TestUnreadableReportKeyIsDegraded(t *testing.T) {
 		return strings.Contains(r, "configured but off") && strings.Contains(r, privFile), strings.Join(g.Degraded(), "; ")
 	})
 
+	if v := gaugeValue(t, g.m.reportsOn); v != 0 {
+		t.Errorf("icugate_reports_enabled = %v while the key is unusable, want 0", v)
+	}
 	if err := os.Chmod(privFile, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +54,17 @@ func TestUnreadableReportKeyIsDegraded(t *testing.T) {
 		t.Fatalf("reload: %v", err)
 	}
 	eventually(t, 10*time.Second, "the reports reason cleared", func() (bool, string) {
-		return reason() == "", strings.Join(g.Degraded(), "; ")
+		return reason() == "" && gaugeValue(t, g.m.reportsOn) == 1, strings.Join(g.Degraded(), "; ")
 	})
+}
+
+func gaugeValue(t *testing.T, c prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
 }
 
 func TestUndeliveredAfter(t *testing.T) {
