@@ -23,6 +23,8 @@ type metrics struct {
 	reportDelivered prometheus.Gauge
 	// reportsOn is 1 while reports are configured and set up.
 	reportsOn prometheus.Gauge
+	// reportsConfigured is 1 while the site sets report.key_file.
+	reportsConfigured prometheus.Gauge
 	// appendFailures counts failed attempts to make points durable.
 	appendFailures prometheus.Counter
 	// gaps counts times the gateway could not observe (stall, stop, clock jump).
@@ -54,6 +56,9 @@ func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
 		}),
 		reportsOn: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "icugate_reports_enabled", Help: "1 while regional reports are configured and working (signing key loaded), 0 when not configured or configured but off (see /readyz).",
+		}),
+		reportsConfigured: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "icugate_reports_configured", Help: "1 while the site configures regional reports (report.key_file set).",
 		}),
 		gaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "icugate_observation_gaps_total", Help: "Times the gateway could not observe for longer than 2s (its loop held up, the process stopped, the host suspended, or the clock jumped forward); device freshness excuses such gaps.",
@@ -89,7 +94,7 @@ func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
 	// The site's state (devices, beds, counts), read from the served
 	// snapshot at scrape time.
 	state := newStateCollector(g.snap.Load, g.now)
-	for _, c := range append([]prometheus.Collector{m.observations, m.failed, m.unknown, m.transitions, m.reloads, m.reports, m.reportDelivered, m.reportsOn, m.appendFailures, m.gaps, info, intakeDepth, eventsDropped, held, state}, dropped...) {
+	for _, c := range append([]prometheus.Collector{m.observations, m.failed, m.unknown, m.transitions, m.reloads, m.reports, m.reportDelivered, m.reportsOn, m.reportsConfigured, m.appendFailures, m.gaps, info, intakeDepth, eventsDropped, held, state}, dropped...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

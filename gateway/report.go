@@ -89,6 +89,11 @@ func (g *Gateway) runReporter(ctx context.Context) {
 		now := time.Now()
 		if cur := g.Site(); cur != seen || (rep == nil && cur.Report.KeyFile != "" && !now.Before(nextSetup)) {
 			seen = cur
+			if cur.Report.KeyFile != "" {
+				g.m.reportsConfigured.Set(1)
+			} else {
+				g.m.reportsConfigured.Set(0)
+			}
 			switch {
 			case cur.Report.KeyFile == "":
 				if rep != nil || g.health.has("reports") {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs what the tests need on a fresh
-# Debian machine (Go modules, Mosquitto, InfluxDB 1.8.3, Chromium), then runs
+# Debian machine (Go modules, Mosquitto, InfluxDB 1.8.3, Chromium, promtool), then runs
 # formatting and vet checks and the whole suite under the race detector.
 # Integration tests talk to real servers they start on loopback; with
 # CI=true a missing server is a failure, never a skip.
@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 need_go
 
 scripts/install-deps.sh
+# Only the tests need promtool (deploy/prometheus rules).
+scripts/install-promtool.sh
 
 log "go mod download"
 go mod download
