@@ -20,6 +20,9 @@ func TestLoadRefusesASocket(t *testing.T) {
 	path := filepath.Join(dir, "s.yaml")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("cannot make a unix socket (CI=true): %v", err)
+		}
 		t.Skipf("cannot make a unix socket here: %v", err)
 	}
 	t.Cleanup(func() { ln.Close() })

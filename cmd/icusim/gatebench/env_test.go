@@ -115,14 +115,23 @@ func TestEnvWithServers(t *testing.T) {
 	}
 }
 
+// requireServers skips when influxd or mosquitto is missing, except under
+// CI=true, where a missing server is a failure (the test command installs
+// both).
 func requireServers(t *testing.T) {
 	t.Helper()
+	missing := func(what string) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not installed (CI=true): run scripts/install-deps.sh", what)
+		}
+		t.Skip(what + " not installed")
+	}
 	if _, err := exec.LookPath("influxd"); err != nil {
-		t.Skip("influxd not on PATH")
+		missing("influxd")
 	}
 	if !isFile("/usr/sbin/mosquitto") {
 		if _, err := exec.LookPath("mosquitto"); err != nil {
-			t.Skip("mosquitto not installed")
+			missing("mosquitto")
 		}
 	}
 }
