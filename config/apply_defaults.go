@@ -85,6 +85,7 @@ func applySiteDefaults(s *Site, d *doc, dir string) {
 		db.TokenFile = resolve(dir, db.TokenFile)
 		resolveTLS(dir, db.TLS)
 	}
+	applyAlertDefaults(s, dir)
 	for i := range s.Devices {
 		dev := &s.Devices[i]
 		// "mqtt:" with nothing after it is YAML's null, which leaves the

@@ -43,6 +43,14 @@ func CheckFiles(site *Site, parseReportKey func(data []byte) error) []Problem {
 	}
 	fc.check(site.Report.KeyFile, true, parseReportKey, "report", "key_file")
 	fc.check(site.HTTP.TokenFile, true, nil, "http", "token_file")
+	if a := site.Alerts; a != nil {
+		for i, r := range a.Receivers {
+			fc.check(r.SecretFile, true, nil, "alerts", "receivers", i, "secret_file")
+			fc.check(r.UsernameFile, false, nil, "alerts", "receivers", i, "username_file")
+			fc.check(r.PasswordFile, true, nil, "alerts", "receivers", i, "password_file")
+			fc.checkTLS(r.TLS, "alerts", "receivers", i, "tls")
+		}
+	}
 	sort.SliceStable(fc.list, func(i, j int) bool { return fc.list[i].Line < fc.list[j].Line })
 	return fc.list
 }
@@ -78,13 +86,7 @@ func (fc *fileChecker) add(path []any, format string, args ...any) {
 }
 
 // fieldName spells a path of keys as in the docs: mqtt.tls.key_file.
-func fieldName(path []any) string {
-	parts := make([]string, len(path))
-	for i, p := range path {
-		parts[i] = fmt.Sprint(p)
-	}
-	return strings.Join(parts, ".")
-}
+func fieldName(path []any) string { return pathString(path) }
 
 // check checks one named file and returns its contents, or nil when the
 // field is empty or the file is unusable (the problem is recorded). A

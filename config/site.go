@@ -46,6 +46,8 @@ type Site struct {
 	Report   Report    `yaml:"report"`
 	HTTP     HTTP      `yaml:"http"`
 	Log      Log       `yaml:"log"`
+	// Alerts are the gateway's own alert rules and receivers; nil: none.
+	Alerts *Alerts `yaml:"alerts"`
 
 	// Profiles maps profile name to the loaded, compiled profile. Filled
 	// by Load; not part of the YAML.

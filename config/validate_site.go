@@ -31,6 +31,7 @@ func (l *loader) validate() {
 	l.validateOutputs()
 	l.validateDevices()
 	l.validateKinds()
+	l.validateAlerts()
 }
 
 func (l *loader) validateHospital() {
