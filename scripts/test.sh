@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs what the tests need on a fresh
-# Debian machine (Go modules, Mosquitto, InfluxDB 1.8.3, Chromium, promtool), then runs
+# Debian machine (Go modules, Mosquitto, InfluxDB 1.8.3, Chromium, promtool, Alertmanager, mailpit), then runs
 # formatting and vet checks and the whole suite under the race detector.
 # Integration tests talk to real servers they start on loopback; with
 # CI=true a missing server is a failure, never a skip.
@@ -10,8 +10,13 @@ cd "$(dirname "$0")/.."
 need_go
 
 scripts/install-deps.sh
-# Only the tests need promtool (deploy/prometheus rules).
+# Only the tests need these: promtool checks the shipped Prometheus rules
+# (deploy/prometheus); Alertmanager and mailpit (SMTP) are the real
+# receivers the native alerts are tested against. Each is built once into
+# the tool cache.
 scripts/install-promtool.sh
+scripts/install-gotool.sh alertmanager github.com/prometheus/alertmanager/cmd/alertmanager v0.31.1
+scripts/install-gotool.sh mailpit github.com/axllent/mailpit v1.33.1
 
 log "go mod download"
 go mod download
