@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/mail"
 	"net/url"
 	"slices"
@@ -232,7 +233,11 @@ func (l *loader) validateAlerts() {
 				l.at(at("topic"), "receiver %s: topic %q: want a topic prefix without wildcards or a trailing /", r.Name, r.Topic)
 			}
 		case "":
-			l.at(d.line("alerts", "receivers", i), "receiver %s has no type: want webhook, email, alertmanager or mqtt", r.Name)
+			name := r.Name
+			if name == "" {
+				name = fmt.Sprintf("alerts.receivers[%d]", i)
+			}
+			l.at(d.line("alerts", "receivers", i), "receiver %s has no type: want webhook, email, alertmanager or mqtt", name)
 		default:
 			l.at(at("type"), "receiver %s: unknown type %q: want webhook, email, alertmanager or mqtt", r.Name, r.Type)
 		}
