@@ -62,6 +62,22 @@ const (
 type Alerts struct {
 	Rules     []AlertRule     `yaml:"rules"`
 	Receivers []AlertReceiver `yaml:"receivers"`
+	// StartGrace is how long after a start nothing fires or resolves:
+	// until the first polls every device is "never seen" and every bed
+	// degraded. Default 1m; keep it above the slowest device's freshness
+	// window.
+	StartGrace *time.Duration `yaml:"start_grace"`
+}
+
+// DefaultStartGrace is alerts.start_grace's default.
+const DefaultStartGrace = time.Minute
+
+// Grace is start_grace after defaults.
+func (a *Alerts) Grace() time.Duration {
+	if a == nil || a.StartGrace == nil {
+		return DefaultStartGrace
+	}
+	return *a.StartGrace
 }
 
 // AlertRule is one condition and who hears of it.
@@ -194,6 +210,7 @@ func (l *loader) validateAlerts() {
 	if a == nil {
 		return
 	}
+	l.nonNegative(a.StartGrace, "alerts", "start_grace")
 	receivers := map[string]bool{}
 	for i := range a.Receivers {
 		r := &a.Receivers[i]

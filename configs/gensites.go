@@ -289,7 +289,21 @@ outbox:
   max_size: 256MB
 
 http:
-  listen: 127.0.0.1:8080`)
+  listen: 127.0.0.1:8080
+
+# Native alerts (README, "Alerts"): the dashboard's Alerts view lists them,
+# and each alert's current state is published, retained, on the demo
+# broker under icugate/demo-hospital/alerts/# (watch it with
+# mosquitto_sub -p 18830 -t 'icugate/demo-hospital/alerts/#' -v).
+alerts:
+  receivers:
+    - {name: demo-bus, type: mqtt}
+  rules:
+    - {name: ventilator-offline, when: device_offline, kinds: [ventilator], for: 1m, severity: critical}
+    - {name: device-fault, when: device_fault, for: 30s, severity: critical}
+    - {name: monitor-offline, when: device_offline, kinds: [monitor], for: 1m, severity: warning}
+    - {name: bed-degraded, when: bed_degraded, units: [gicu, ricu, ccu], for: 2m, severity: warning}
+    - {name: gateway-degraded, when: gateway_degraded, for: 1m, severity: critical}`)
 	return w.b.String()
 }
 
