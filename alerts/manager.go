@@ -50,7 +50,8 @@ type Options struct {
 	// gateway learns every device's state. 0: 1 minute; negative: none.
 	Grace time.Duration
 	// Retry is the backoff between delivery attempts to a failing
-	// receiver. Default 1s doubling to 1 minute.
+	// receiver. Default 1s doubling to 30s: a receiver back from an outage
+	// gets what waited within half a minute.
 	Retry backoff.Exponential
 	// EvaluateEvery is how often rules are evaluated. Default 1s.
 	EvaluateEvery time.Duration
@@ -137,7 +138,7 @@ func New(opts Options) (*Manager, error) {
 		opts.Grace = DefaultGrace
 	}
 	if opts.Retry == (backoff.Exponential{}) {
-		opts.Retry = backoff.Exponential{Min: time.Second, Max: time.Minute}
+		opts.Retry = backoff.Exponential{Min: time.Second, Max: 30 * time.Second}
 	}
 	if opts.EvaluateEvery <= 0 {
 		opts.EvaluateEvery = time.Second

@@ -42,7 +42,10 @@ func CheckFiles(site *Site, parseReportKey func(data []byte) error) []Problem {
 		fc.checkTLS(db.TLS, "influxdb", "tls")
 	}
 	fc.check(site.Report.KeyFile, true, parseReportKey, "report", "key_file")
-	fc.check(site.HTTP.TokenFile, true, nil, "http", "token_file")
+	fc.check(site.HTTP.TokenFile, true, func(b []byte) error {
+		_, err := ParseAPITokens(string(b), "")
+		return err
+	}, "http", "token_file")
 	if a := site.Alerts; a != nil {
 		for i, r := range a.Receivers {
 			fc.check(r.SecretFile, true, nil, "alerts", "receivers", i, "secret_file")

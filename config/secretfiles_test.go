@@ -135,6 +135,18 @@ http: {token_file: api-token}
 				"9: mqtt.password_file: no file $DIR/pw*",
 			},
 		},
+		{
+			name: "API token too short, alert receiver secret world-readable",
+			setup: func(t *testing.T, dir string) {
+				secret(t, dir, "api-token", "biomed short\n")
+				writeFile(t, filepath.Join(dir, "hook.key"), "k\n")
+			},
+			site: "http: {token_file: api-token}\nalerts:\n  receivers:\n    - {name: hook, type: webhook, url: \"https://x.example/h\", secret_file: hook.key}\n",
+			want: []string{
+				"6: http.token_file: $DIR/api-token: line 1: the token is shorter than 16 characters; use a long random one (openssl rand -hex 32)",
+				"9: alerts.receivers[0].secret_file: *",
+			},
+		},
 		// An unreadable file ("permission denied; make it readable by the
 		// user icugate runs as") is not tested: tests run as root here, and
 		// root reads any file whatever its mode.

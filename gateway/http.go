@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/icugate/icugate/api"
+	"github.com/icugate/icugate/config"
 )
 
 // apiTokens reads the API tokens: from http.token_file, one token per line
@@ -30,22 +30,13 @@ func apiTokens(file string, getenv func(string) string) ([]api.Token, error) {
 	default:
 		return nil, nil
 	}
-	var out []api.Token
-	for n, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, secret := "token", line
-		if f := strings.Fields(line); len(f) == 2 {
-			name, secret = f[0], f[1]
-		} else if len(f) > 2 {
-			return nil, fmt.Errorf("%s:%d: want \"SECRET\" or \"NAME SECRET\"", where, n+1)
-		}
-		if len(secret) < 16 {
-			return nil, fmt.Errorf("%s:%d: the token is shorter than 16 characters; use a long random one (openssl rand -hex 32)", where, n+1)
-		}
-		out = append(out, api.Token{Name: name, Secret: secret})
+	list, err := config.ParseAPITokens(text, where)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Token, 0, len(list))
+	for _, t := range list {
+		out = append(out, api.Token{Name: t.Name, Secret: t.Secret})
 	}
 	return out, nil
 }
