@@ -27,6 +27,6 @@ EXPOSE 8080
 # http.listen to 0.0.0.0:8080 inside the container (publish it on loopback
 # or the management VLAN only).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["/usr/local/bin/icugate", "health", "-url", "http://127.0.0.1:8080/healthz"]
+  CMD ["/usr/local/bin/icugate", "health", "-url", "http://127.0.0.1:8080/readyz"]
 ENTRYPOINT ["/usr/local/bin/icugate"]
 CMD ["run", "-c", "/etc/icugate/site.yaml"]

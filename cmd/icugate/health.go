@@ -1,18 +1,23 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
+	"io"
 	"fmt"
 	"net/http"
 	"os"
 	"time"
 )
 
-// health exits 0 when the gateway at -url answers 200; containers built
-// from scratch have no curl, so the binary probes itself.
+// health exits 0 when the gateway at -url answers 200, else 1 with the
+// reasons /readyz gives (a configured part not working: reports, InfluxDB,
+// broker, devices, alert receivers). Containers built from scratch have no
+// curl, so the binary probes itself; the container HEALTHCHECK uses it.
+// -url .../healthz checks liveness only.
 func health(args []string) int {
 	fs := flag.NewFlagSet("health", flag.ContinueOnError)
-	url := fs.String("url", "http://127.0.0.1:8080/healthz", "health endpoint")
+	url := fs.String("url", "http://127.0.0.1:8080/readyz", "health endpoint (/readyz: working; /healthz: alive)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -22,9 +27,17 @@ func health(args []string) int {
 		fmt.Fprintln(os.Stderr, "unhealthy:", err)
 		return 1
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintln(os.Stderr, "unhealthy:", resp.Status)
+		var body struct {
+			Status  string   `json:"status"`
+			Reasons []string `json:"reasons"`
+		}
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body)
+		fmt.Fprintln(os.Stderr, "unhealthy:", resp.Status, body.Status)
+		for _, r := range body.Reasons {
+			fmt.Fprintln(os.Stderr, "  -", r)
+		}
 		return 1
 	}
 	return 0

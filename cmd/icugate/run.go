@@ -82,6 +82,7 @@ func runGateway(args []string) int {
 
 	done := make(chan error, 1)
 	go func() { done <- gw.Run(ctx) }()
+	go notifySystemd(ctx, gw)
 	for {
 		select {
 		case err := <-done:
