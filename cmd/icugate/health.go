@@ -3,8 +3,8 @@ package main
 import (
 	"encoding/json"
 	"flag"
-	"io"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"time"
