@@ -61,6 +61,8 @@ type Backend interface {
 	// counted, in icugate_http_mutations_refused_total. It must not block
 	// for long: it is called on the request path.
 	Audit(e AuditEntry)
+	// Alerts and AckAlert serve the native alerts (alertsBackend).
+	alertsBackend
 }
 
 // DeviceDetail is one device as the device page shows it.

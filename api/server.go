@@ -253,6 +253,8 @@ func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
 			r.Put("/devices/{id}/maintenance", s.putMaintenance)
 			r.Put("/devices/{id}/assignment", s.putAssignment)
 			r.Post("/reload", s.postReload)
+			r.Get("/alerts", s.getAlerts)
+			r.Post("/alerts/ack", s.postAlertAck)
 		})
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "not found", fmt.Sprintf("%s %s: no such API route", r.Method, r.URL.Path))

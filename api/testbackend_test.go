@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icugate/icugate/alerts"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
 	"github.com/icugate/icugate/rules"
@@ -120,6 +121,8 @@ type testBackend struct {
 	// subBuffer is each subscription's buffer; default 64 (the gateway's
 	// is 1,024).
 	subBuffer int
+	// alerts is what Alerts serves; AckAlert acknowledges in it.
+	alerts AlertsView
 }
 
 func newTestBackend(tb testing.TB) *testBackend {
@@ -324,3 +327,26 @@ func (b *testBackend) deviceState(tb testing.TB, id string) pipeline.DeviceStatu
 // errTestConfig is shaped like the gateway's: a summary line, then one
 // problem per line.
 var errTestConfig = errors.New("new config rejected; the running config stays in force:\nsite.yaml:12: unit \"icu-x\": unknown class \"genral\"\nsite.yaml:30: device \"v9\": profile \"nope\" not found")
+
+func (b *testBackend) Alerts(history int) (AlertsView, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v := b.alerts
+	v.Active = slices.Clone(v.Active)
+	if len(v.History) > history {
+		v.History = v.History[:history]
+	}
+	return v, nil
+}
+
+func (b *testBackend) AckAlert(_ context.Context, id, by, comment string) (alerts.Alert, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.alerts.Active {
+		if a := &b.alerts.Active[i]; a.ID == id && a.Status == alerts.Firing {
+			a.Ack = &alerts.Ack{By: by, At: b.now, Comment: comment}
+			return a.Alert, nil
+		}
+	}
+	return alerts.Alert{}, fmt.Errorf("alert %q: %w", id, alerts.ErrUnknown)
+}

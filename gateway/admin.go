@@ -120,6 +120,9 @@ func (g *Gateway) Reload(ctx context.Context) error {
 			return err
 		}
 	}
+	if am := g.alerts.Load(); am != nil {
+		am.Configure(site)
+	}
 	g.m.reloads.WithLabelValues("applied").Inc()
 	g.log.Info("config reloaded", "file", g.opts.SitePath, "summary", site.Summary())
 	return nil

@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"time"
 
+	"github.com/icugate/icugate/alerts"
 	"github.com/icugate/icugate/api"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
@@ -162,3 +164,32 @@ func (d *details) daily(dev string, now time.Time, n int) []api.UsageDay {
 
 // Degraded lists what the gateway is configured to do but cannot.
 func (b Backend) Degraded() []string { return b.g.Degraded() }
+
+// Alerts serves the native alerts: active ones with their summaries, the
+// receivers' state and up to history events, newest first.
+func (b Backend) Alerts(history int) (api.AlertsView, error) {
+	m := b.g.alerts.Load()
+	v := api.AlertsView{AsOf: b.g.now(), Active: []api.ActiveAlert{}, Receivers: []alerts.ReceiverStatus{}, History: []alerts.HistoryEntry{}}
+	if m == nil {
+		return v, nil
+	}
+	for _, a := range m.Active() {
+		v.Active = append(v.Active, api.ActiveAlert{Alert: a, Summary: m.Summary(a)})
+	}
+	v.Receivers = m.Receivers()
+	h, err := m.History(history)
+	if err != nil {
+		return v, fmt.Errorf("alert history: %w", err)
+	}
+	v.History = append(v.History, h...)
+	return v, nil
+}
+
+// AckAlert acknowledges a firing alert on behalf of by.
+func (b Backend) AckAlert(_ context.Context, id, by, comment string) (alerts.Alert, error) {
+	m := b.g.alerts.Load()
+	if m == nil {
+		return alerts.Alert{}, fmt.Errorf("alert %q: %w", id, alerts.ErrUnknown)
+	}
+	return m.Ack(id, by, comment)
+}

@@ -13,12 +13,14 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/icugate/icugate/alerts"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/drivers/mqtt"
 	"github.com/icugate/icugate/influx"
@@ -78,6 +80,10 @@ type Gateway struct {
 	counts  counters
 	apiAddr string
 	health  *health
+	// alerts is set by Run once the store is open.
+	alerts atomic.Pointer[alerts.Manager]
+	// startedAt is when Run started; nil before.
+	startedAt atomic.Pointer[time.Time]
 
 	// appendFailing and appendLogged belong to the output goroutine.
 	appendFailing bool
@@ -156,6 +162,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.store = st
 	defer st.Close()
+	now := g.now()
+	g.startedAt.Store(&now)
+	am, err := g.newAlerts()
+	if err != nil {
+		return err
+	}
+	g.alerts.Store(am)
 
 	eng, err := pipeline.New(site, g.now())
 	if err != nil {
@@ -193,10 +206,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 	apiCtx, stopAPI := context.WithCancel(base)
 	var apiWG sync.WaitGroup
 
+	alertCtx, stopAlerts := context.WithCancel(base)
+	alertsDone := make(chan struct{})
+	go func() { defer close(alertsDone); am.Run(alertCtx) }()
+
 	shutdown := func() error {
 		g.ready.Store(false)
 		stopAPI()
 		apiWG.Wait()
+		// What alerts queued stays in the store for the next start.
+		stopAlerts()
+		<-alertsDone
 		g.log.Info("stopping: drivers")
 		stopDrivers()
 		g.drivers.stop()
@@ -304,20 +324,71 @@ func (g *Gateway) Ready() error {
 }
 
 // Degraded lists, in plain sentences, each configured capability that is
-// not working right now; empty when all is well.
+// not working right now, as "source: reason", sorted by source; empty when
+// all is well.
 func (g *Gateway) Degraded() []string {
-	reasons := g.health.list()
-	if g.writer != nil {
-		if st := g.writer.Status(); st.State == "held" {
-			reasons = append(reasons, fmt.Sprintf("influxdb: the server refuses points (%s: %s); every point waits in the outbox until this is fixed", st.Reason, st.Message))
+	h := &health{reasons: g.degradedBySource()}
+	return h.list()
+}
+
+// Health bounds: how long a capability may be out before health says so.
+const (
+	// brokerDownAfter: a broker restart is not an incident; a broker out
+	// of reach for a minute means MQTT devices go unheard.
+	brokerDownAfter = time.Minute
+	// noDeviceFreshAfter: after a start, devices get this long to answer
+	// before "no device answers" is a reason.
+	noDeviceFreshAfter = time.Minute
+)
+
+// degradedBySource is Degraded by source: the reasons parts set as they
+// fail (reports, state store, outbox writes), and those read from the
+// parts now (InfluxDB held, outbox over budget, broker out of reach, no
+// device answering, alert receivers failing).
+func (g *Gateway) degradedBySource() map[string]string {
+	by := g.health.bySource()
+	add := func(src, reason string) {
+		if prev := by[src]; prev != "" {
+			reason = prev + "; " + reason
+		}
+		by[src] = reason
+	}
+	// The parts Run opens are read only once it is ready (ready is set
+	// after they are, and cleared before they close).
+	if g.ready.Load() {
+		if g.writer != nil {
+			if st := g.writer.Status(); st.State == "held" {
+				add("influxdb", fmt.Sprintf("the server refuses points (%s: %s); every point waits in the outbox until this is fixed", st.Reason, st.Message))
+			}
+		}
+		if g.box != nil {
+			if st := g.box.Stats(); st.OverBudget {
+				add("outbox", fmt.Sprintf("%d bytes waiting exceed the %d-byte budget; new telemetry is dropped", st.Bytes, st.MaxSize))
+			}
+		}
+		if d := g.drivers.mqttDriver(); d != nil {
+			if since, why := d.Unreachable(); !since.IsZero() && g.now().Sub(since) >= brokerDownAfter {
+				broker := "(none)"
+				if m := g.Site().MQTT; m != nil {
+					broker = m.Broker
+				}
+				add("mqtt", fmt.Sprintf("the broker %s has been out of reach for %s (%s): MQTT devices are not heard and reports over MQTT wait",
+					broker, g.now().Sub(since).Round(time.Second), why))
+			}
 		}
 	}
-	if g.box != nil {
-		if st := g.box.Stats(); st.OverBudget {
-			reasons = append(reasons, fmt.Sprintf("outbox: %d bytes waiting exceed the %d-byte budget; new telemetry is dropped", st.Bytes, st.MaxSize))
+	now := g.now()
+	if started := g.startedAt.Load(); started != nil && now.Sub(*started) >= noDeviceFreshAfter {
+		if snap := g.snap.Load(); snap != nil && len(snap.Devices) > 0 && !slices.ContainsFunc(snap.Devices, func(d pipeline.DeviceStatus) bool { return d.Fresh }) {
+			add("devices", fmt.Sprintf("none of the %d configured devices has answered within its freshness window: counts are not verified (is the device network down?)", len(snap.Devices)))
 		}
 	}
-	return reasons
+	if am := g.alerts.Load(); am != nil {
+		if r := am.Health(); r != "" {
+			add("alerts", r)
+		}
+	}
+	return by
 }
 
 // Snapshot is the latest snapshot of the engine (at most a second old).

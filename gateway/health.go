@@ -34,18 +34,29 @@ func (h *health) has(source string) bool {
 	return ok
 }
 
-// list returns the reasons, sorted by source so the answer is stable.
-func (h *health) list() []string {
+// bySource returns a copy of the reasons by source.
+func (h *health) bySource() map[string]string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	keys := make([]string, 0, len(h.reasons))
-	for k := range h.reasons {
+	out := make(map[string]string, len(h.reasons))
+	for k, v := range h.reasons {
+		out[k] = v
+	}
+	return out
+}
+
+// list returns the reasons as "source: reason", sorted by source so the
+// answer is stable.
+func (h *health) list() []string {
+	by := h.bySource()
+	keys := make([]string, 0, len(by))
+	for k := range by {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, k+": "+h.reasons[k])
+		out = append(out, k+": "+by[k])
 	}
 	return out
 }

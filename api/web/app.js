@@ -8,6 +8,7 @@ import { getJSON, mutate, getToken, setToken, setTokenPrompt, ApiError } from ".
 import { connect } from "./live.js";
 import { renderTotals, renderWard } from "./ward.js";
 import { renderDevices, renderDevicePage, actionMessage } from "./devices.js";
+import { renderAlerts, alertBadge } from "./alerts.js";
 
 const model = {
   site: null,
@@ -18,6 +19,8 @@ const model = {
   asOf: null,
   conn: "connecting",
   loadError: "",
+  alerts: null, // GET api/v1/alerts
+  alertsError: "",
 };
 
 const ui = {
@@ -85,6 +88,7 @@ function onTransition(tr) {
   render();
   if (ui.view === "devices") refreshAllSoon(); else refreshSoon();
   if (ui.view === "device" && tr.id === ui.deviceId) loadDetailSoon();
+  loadAlertsSoon();
 }
 
 // refresh re-fetches the counts and beds, and with all also the device
@@ -141,6 +145,24 @@ async function loadDetail() {
   render();
 }
 const loadDetailSoon = debounce(loadDetail, 150);
+
+let alertsStarted = 0;
+let alertsApplied = 0;
+async function loadAlerts() {
+  const seq = ++alertsStarted;
+  try {
+    const v = await getJSON("api/v1/alerts?history=200");
+    if (seq < alertsApplied) return;
+    alertsApplied = seq;
+    if (model.alerts && JSON.stringify(v) === JSON.stringify(model.alerts) && !model.alertsError) return;
+    model.alerts = v;
+    model.alertsError = "";
+  } catch (e) {
+    model.alertsError = t("err.load", { what: t("nav.alerts"), error: e.message });
+  }
+  render();
+}
+const loadAlertsSoon = debounce(loadAlerts, 500);
 
 function onState(state) {
   model.conn = state;
@@ -211,6 +233,17 @@ function render() {
   $("#totals").hidden = ui.view !== "ward";
   $("#view-devices").hidden = ui.view !== "devices";
   $("#view-device").hidden = ui.view !== "device";
+  $("#view-alerts").hidden = ui.view !== "alerts";
+  alertBadge($("#alert-badge"), model.alerts);
+  if (ui.view === "alerts") {
+    const root = $("#view-alerts");
+    const key = [model.alerts, model.alertsError, getLang(), ui.message];
+    if (!(ui.renderedAlerts && key.every((v, i) => v === ui.renderedAlerts[i]))) {
+      ui.renderedAlerts = key;
+      renderAlerts(root, model.alerts, model.alertsError, doAck);
+      if (ui.message) actionMessage(root, ui.message.text, ui.message.error);
+    }
+  }
   if (model.site && model.beds) {
     if (ui.view === "ward") {
       renderTotals($("#totals"), model);
@@ -289,6 +322,20 @@ function doMove(to) {
     `api/v1/devices/${enc(id)}/assignment`, { at: to }, t("done.move", { id, to }));
 }
 
+async function doAck(id) {
+  if (!(await confirmAction(t("alerts.confirm_ack", { id })))) return;
+  try {
+    await mutate("POST", "api/v1/alerts/ack", { id });
+    ui.message = { text: t("alerts.done_ack", { id }), error: false };
+  } catch (e) {
+    const err = e instanceof ApiError ? e : new ApiError(0, "error", String(e));
+    ui.message = { text: t("err.action", { error: err.error, reason: err.reason }), error: true };
+  }
+  renderTokenButton();
+  await loadAlerts();
+  render();
+}
+
 function renderTokenButton() {
   $("#token-btn").textContent = t(getToken() ? "token.forget" : "token.set");
   // The language button names the other language, in that language.
@@ -313,8 +360,10 @@ function route() {
     }
     loadDetail();
   } else {
-    ui.view = hash === "#/devices" ? "devices" : "ward";
+    ui.view = { "#/devices": "devices", "#/alerts": "alerts" }[hash] || "ward";
     ui.deviceId = "";
+    if (prev !== ui.view) ui.message = null;
+    if (ui.view === "alerts") loadAlerts();
   }
   render();
   if (prev !== ui.view + ui.deviceId && document.readyState === "complete") $("#main").focus();
@@ -350,6 +399,9 @@ async function start() {
   connect({ onSite, onSnapshot, onTransition, onState });
   // Ages ("since", "last seen") move on, and a lost event heals itself.
   setInterval(() => { refresh(true); if (ui.view === "device") loadDetail(); }, 30000);
+  // Alerts change with the clock (for: durations), not only with events.
+  loadAlerts();
+  setInterval(loadAlerts, 5000);
   // A reload may change units and beds without a transition.
   setInterval(async () => {
     try {

@@ -96,6 +96,34 @@ type Driver struct {
 	// done) and the loss of that connection.
 	up       atomic.Bool
 	stopOnce sync.Once
+
+	// downMu guards downSince and downErr: since when the broker cannot
+	// be reached (zero while connected) and the last connect error.
+	downMu    sync.Mutex
+	downSince time.Time
+	downErr   string
+}
+
+// Unreachable reports since when the driver has had no broker connection
+// (zero while connected) and why, for health: a broker out of reach for
+// long means MQTT devices are not heard and reports over MQTT wait.
+func (d *Driver) Unreachable() (since time.Time, reason string) {
+	d.downMu.Lock()
+	defer d.downMu.Unlock()
+	return d.downSince, d.downErr
+}
+
+// setDown records the broker out of reach from now, unless it already is;
+// an empty reason keeps the previous one.
+func (d *Driver) setDown(reason string) {
+	d.downMu.Lock()
+	defer d.downMu.Unlock()
+	if d.downSince.IsZero() {
+		d.downSince = time.Now()
+	}
+	if reason != "" {
+		d.downErr = reason
+	}
 }
 
 // New builds the driver of a site's MQTT devices. It reads the credential
@@ -195,6 +223,7 @@ func (d *Driver) Run(ctx context.Context, in pipeline.Intake) error {
 	}()
 
 	d.log.Info("mqtt connecting", "broker", d.brokerForLog(), "client_id", d.clientID(), "subscriptions", len(d.routes.filters))
+	d.setDown("not connected yet")
 	d.connectLoop(ctx)
 
 	d.stopOnce.Do(func() { close(d.stopping) })
@@ -237,6 +266,7 @@ func (d *Driver) connectLoop(ctx context.Context) {
 			return
 		}
 		if err := tok.Error(); err != nil {
+			d.setDown(err.Error())
 			wait := retry.Delay(failures)
 			failures++
 			if failures == 1 || failures%10 == 0 { // a dead broker must not flood the log
@@ -250,11 +280,15 @@ func (d *Driver) connectLoop(ctx context.Context) {
 		failures = 0
 		d.onConnect(d.client)
 		d.up.Store(true)
+		d.downMu.Lock()
+		d.downSince, d.downErr = time.Time{}, ""
+		d.downMu.Unlock()
 		// "Connected" means subscribed and announced: from here on a
 		// message for a device is delivered, and Publish works.
 		d.metrics.connected.Set(1)
 		select {
 		case <-d.lost:
+			d.setDown("connection lost")
 		case <-ctx.Done():
 			return
 		}
