@@ -32,7 +32,7 @@ type Backend interface {
 	// Config.RequestTimeout (or when the client leaves); they must return
 	// soon after it ends, with an error wrapping ctx.Err(). Such a call
 	// is answered 503, saying the change may still take effect.
-	SetMaintenance(ctx context.Context, device string, on bool, by string) error
+	SetMaintenance(ctx context.Context, device string, req MaintenanceRequest, by string) error
 	// Move assigns a device to a bed or pool on behalf of by. An unknown
 	// device, bed or pool is an error wrapping pipeline.ErrUnknown that
 	// changes nothing.
@@ -63,6 +63,17 @@ type Backend interface {
 	Audit(e AuditEntry)
 	// Alerts and AckAlert serve the native alerts (alertsBackend).
 	alertsBackend
+	// Maintenance lists open work orders and preventive maintenance due.
+	Maintenance() (MaintenanceView, error)
+}
+
+// MaintenanceRequest is PUT /api/v1/devices/{id}/maintenance: on or off,
+// and for on the work order's details (all optional).
+type MaintenanceRequest struct {
+	On             bool
+	Reason         string
+	Ticket         string
+	ExpectedReturn *time.Time
 }
 
 // DeviceDetail is one device as the device page shows it.
@@ -76,6 +87,13 @@ type DeviceDetail struct {
 	// Usage is hours in each state per day for the last days, oldest
 	// first; days without data are present with zero hours.
 	Usage []UsageDay `json:"usage"`
+	// WorkOrder is the open maintenance work order, if any; WorkOrders
+	// the device's work orders, newest first (the open one included).
+	WorkOrder  *WorkOrder  `json:"work_order,omitempty"`
+	WorkOrders []WorkOrder `json:"work_orders"`
+	// PMDue is the next preventive maintenance date (YYYY-MM-DD), if
+	// configured.
+	PMDue string `json:"pm_due,omitempty"`
 }
 
 // DeviceValue is one decoded value of a device.

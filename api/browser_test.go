@@ -133,10 +133,14 @@ func TestBrowserMaintenanceThroughTheUI(t *testing.T) {
 		b.visible(`#history-h`),
 		b.visible(`.usage li`),
 	)
-	b.do("ask for maintenance, confirm, give the token",
+	back := time.Now().AddDate(0, 0, 2).Format(time.DateOnly)
+	b.do("ask for maintenance, fill in the work order, give the token",
 		b.click("#maint-btn"),
-		b.visible("#confirm-dialog[open]"),
-		b.click("#confirm-ok"),
+		b.visible("#maint-dialog[open]"),
+		chromedp.SendKeys(chromedp.CSS("#maint-reason"), "annual PM"),
+		chromedp.SendKeys(chromedp.CSS("#maint-ticket"), "CM-1042"),
+		chromedp.SetValue(chromedp.CSS("#maint-return"), back),
+		b.click("#maint-ok"),
 		b.visible("#token-dialog[open]"),
 		chromedp.SendKeys(chromedp.CSS("#token-input"), testToken),
 		b.click("#token-ok"),
@@ -153,7 +157,19 @@ func TestBrowserMaintenanceThroughTheUI(t *testing.T) {
 		t.Fatalf("API after the UI set maintenance: %s by %q", d.State, d.MaintenanceBy)
 	}
 	b.waitFor("history shows maintenance", `[...document.querySelectorAll(".timeline li")].some(li => li.textContent.includes("Maintenance"))`)
+	b.waitFor("the work order on the device page", `(document.querySelector("#work-order")?.textContent || "").includes("CM-1042")`)
+	if got := b.eval(`document.querySelector("#work-order").textContent`); !strings.Contains(got, "annual PM") || !strings.Contains(got, "biomed") || !strings.Contains(got, back) {
+		t.Errorf("work order facts: %q", got)
+	}
 	b.screenshot("device-page")
+	b.do("the maintenance view lists the open work order",
+		b.hash("#/maintenance"),
+		b.visible(`#wo-open tr[data-dev="vent-a2"][data-overdue="false"]`),
+	)
+	b.do("back to the device",
+		b.hash("#/device/vent-a2"),
+		b.visible(`#maint-btn[aria-pressed="true"]`),
+	)
 
 	// The token is kept for the tab: ending maintenance asks only to confirm.
 	b.do("end maintenance",
@@ -168,7 +184,7 @@ func TestBrowserMaintenanceThroughTheUI(t *testing.T) {
 	// The first try, without a token, is counted; the two changes are in
 	// the audit trail.
 	log := f.b.auditLog()
-	if len(log) != 2 || log[0].Result != "ok" || log[0].Detail != "on=true" || log[1].Detail != "on=false" {
+	if len(log) != 2 || log[0].Result != "ok" || !strings.HasPrefix(log[0].Detail, `on=true reason="annual PM" ticket="CM-1042" expected_return=`+back) || log[1].Detail != "on=false" {
 		t.Errorf("audit trail: %+v", log)
 	}
 	if n := metricValue(f.srv.metrics.refused.WithLabelValues("maintenance", "missing token")); n != 1 {

@@ -254,6 +254,7 @@ func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
 			r.Put("/devices/{id}/assignment", s.putAssignment)
 			r.Post("/reload", s.postReload)
 			r.Get("/alerts", s.getAlerts)
+			r.Get("/maintenance", s.getMaintenance)
 			r.Post("/alerts/ack", s.postAlertAck)
 		})
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {

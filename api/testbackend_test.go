@@ -13,6 +13,7 @@ import (
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
 	"github.com/icugate/icugate/rules"
+	"github.com/icugate/icugate/store"
 )
 
 // The tests run the server over a real pipeline.Engine fed observations in
@@ -123,6 +124,8 @@ type testBackend struct {
 	subBuffer int
 	// alerts is what Alerts serves; AckAlert acknowledges in it.
 	alerts AlertsView
+	// orders are the work orders by device, newest first.
+	orders map[string][]store.WorkOrder
 }
 
 func newTestBackend(tb testing.TB) *testBackend {
@@ -215,10 +218,12 @@ func (b *testBackend) Device(id string) (DeviceDetail, bool) {
 		return DeviceDetail{}, false
 	}
 	d := DeviceDetail{DeviceStatus: ds, History: slices.Clone(b.history[id])}
+	d.WorkOrder, d.WorkOrders = b.workOrdersLocked(id)
 	var prof *config.Profile
 	for i := range b.site.Devices {
 		if b.site.Devices[i].ID == id {
 			prof = b.site.Profiles[b.site.Devices[i].Profile]
+			d.PMDue = b.site.Devices[i].PMDue
 		}
 	}
 	for i, v := range b.values[id] {
@@ -238,14 +243,65 @@ func (b *testBackend) Device(id string) (DeviceDetail, bool) {
 	return d, true
 }
 
-func (b *testBackend) SetMaintenance(ctx context.Context, device string, on bool, by string) error {
+func (b *testBackend) SetMaintenance(ctx context.Context, device string, req MaintenanceRequest, by string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.eng.SetMaintenance(device, on, b.now, by); err != nil {
+	if err := b.eng.SetMaintenance(device, req.On, b.now, by); err != nil {
 		return err
 	}
+	if b.orders == nil {
+		b.orders = map[string][]store.WorkOrder{}
+	}
+	list := b.orders[device]
+	open := len(list) > 0 && list[0].End == nil
+	switch {
+	case req.On && open:
+		list[0].Reason, list[0].Ticket, list[0].ExpectedReturn = req.Reason, req.Ticket, req.ExpectedReturn
+	case req.On:
+		list = append([]store.WorkOrder{{Device: device, Reason: req.Reason, Ticket: req.Ticket, By: by, Start: b.now, ExpectedReturn: req.ExpectedReturn}}, list...)
+	case open:
+		end := b.now
+		list[0].End, list[0].EndedBy = &end, by
+	}
+	b.orders[device] = list
 	b.publishLocked()
 	return nil
+}
+
+// workOrders is device's work orders as the API serves them.
+func (b *testBackend) workOrdersLocked(device string) (*WorkOrder, []WorkOrder) {
+	var open *WorkOrder
+	out := []WorkOrder{}
+	for _, o := range b.orders[device] {
+		wo := WorkOrder{WorkOrder: o, Overdue: o.End == nil && o.ExpectedReturn != nil && time.Now().After(*o.ExpectedReturn)}
+		if o.End == nil {
+			open = &wo
+		}
+		out = append(out, wo)
+	}
+	return open, out
+}
+
+func (b *testBackend) Maintenance() (MaintenanceView, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v := MaintenanceView{AsOf: b.now, Open: []WorkOrder{}, PMOverdue: []PMItem{}, PMDueSoon: []PMItem{}}
+	for _, d := range b.site.Devices {
+		if open, _ := b.workOrdersLocked(d.ID); open != nil {
+			v.Open = append(v.Open, *open)
+		}
+		if due, ok := d.PMDueDate(); ok {
+			days := int(due.Sub(time.Now()).Hours() / 24)
+			it := PMItem{Device: d.ID, Kind: d.Kind, At: d.At, Due: d.PMDue, Days: days}
+			switch {
+			case days < 0:
+				v.PMOverdue = append(v.PMOverdue, it)
+			case days <= PMDueSoonDays:
+				v.PMDueSoon = append(v.PMDueSoon, it)
+			}
+		}
+	}
+	return v, nil
 }
 
 func (b *testBackend) Move(ctx context.Context, device, to string, by string) error {

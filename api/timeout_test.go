@@ -37,11 +37,11 @@ func (b *stuckBackend) wait(ctx context.Context) error {
 	return fmt.Errorf("engine loop busy: %w", ctx.Err())
 }
 
-func (b *stuckBackend) SetMaintenance(ctx context.Context, device string, on bool, by string) error {
+func (b *stuckBackend) SetMaintenance(ctx context.Context, device string, req MaintenanceRequest, by string) error {
 	if err := b.wait(ctx); err != nil {
 		return err
 	}
-	return b.testBackend.SetMaintenance(context.Background(), device, on, by)
+	return b.testBackend.SetMaintenance(context.Background(), device, req, by)
 }
 
 func (b *stuckBackend) Move(ctx context.Context, device, to string, by string) error {
@@ -142,9 +142,11 @@ type failingBackend struct {
 	err error
 }
 
-func (b *failingBackend) SetMaintenance(context.Context, string, bool, string) error { return b.err }
-func (b *failingBackend) Move(context.Context, string, string, string) error         { return b.err }
-func (b *failingBackend) Reload(context.Context) error                               { return b.err }
+func (b *failingBackend) SetMaintenance(context.Context, string, MaintenanceRequest, string) error {
+	return b.err
+}
+func (b *failingBackend) Move(context.Context, string, string, string) error { return b.err }
+func (b *failingBackend) Reload(context.Context) error                       { return b.err }
 
 // TestBackendFailuresAreAudited: a call that reached the backend is in the
 // audit trail whatever came of it, with the status it was answered.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -204,23 +203,21 @@ type deviceResult struct {
 
 func (s *Server) putMaintenance(w http.ResponseWriter, r *http.Request) {
 	c := s.newCall(w, r, "maintenance")
-	var body struct {
-		On *bool `json:"on"`
-	}
+	var body maintenanceBody
 	if !c.begin(&body) {
 		return
 	}
-	if body.On == nil {
-		c.fail(&requestError{http.StatusBadRequest, "missing field",
-			fmt.Sprintf("%s %s: field \"on\" is required (true or false)", r.Method, r.URL.Path)})
+	req, rerr := body.request(r.Method, r.URL.Path, s.now())
+	if rerr != nil {
+		c.fail(rerr)
 		return
 	}
-	c.detail = "on=" + strconv.FormatBool(*body.On)
+	c.detail = req.auditDetail()
 	if !s.deviceKnown(c.device) {
 		c.fail(s.unknownDevice(c))
 		return
 	}
-	if err := s.backend.SetMaintenance(c.ctx(), c.device, *body.On, c.who); err != nil {
+	if err := s.backend.SetMaintenance(c.ctx(), c.device, req, c.who); err != nil {
 		c.fail(backendError(err, http.StatusNotFound, "unknown device"))
 		return
 	}

@@ -39,6 +39,8 @@ func TestAlertRules(t *testing.T) {
 		{name: "unit_below without below, below elsewhere", site: minimalSite + "alerts:\n  receivers:\n" + hook + "  rules:\n    - {name: low, when: unit_below}\n    - {name: off, when: device_offline, below: 2, sources: [influxdb]}\n",
 			want: []problem{{"", 10, "rule low: unit_below needs below: the fewest equipped beds a unit may have (more than 0)"},
 				{"", 11, "rule off: below applies to unit_below only"}, {"", 11, "rule off: sources applies to gateway_degraded only"}}},
+		{name: "pm_due not a date", site: "hospital: {id: h1, level: tertiary, total_beds: 100}\nunits: [{id: icu1, class: general, beds: [b1]}]\ndevices:\n  - {id: m1, profile: mon, at: b1, pm_due: 31/03/2027, modbus: {address: \"10.0.0.1:502\"}}\n  - {id: v1, profile: vent, at: b1, pm_due: 2027-03-31, modbus: {address: \"10.0.0.1:502\", unit_id: 2}}\n",
+			want: []problem{{"", 4, `device m1: pm_due "31/03/2027": want a date such as 2027-03-31`}}},
 		{name: "rules without receivers", site: minimalSite + "alerts:\n  rules:\n    - {name: off, when: device_offline}\n",
 			want: []problem{{"", 7, "alerts has rules but no receivers: nobody would hear of them (the dashboard still lists them; add a receiver)"}}},
 	})

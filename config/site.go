@@ -108,6 +108,10 @@ type Device struct {
 	// Failures is how many consecutive failed polls make the device
 	// offline before its freshness window runs out. Default 3.
 	Failures int `yaml:"failures"`
+	// PMDue is the date the next preventive maintenance is due
+	// (YYYY-MM-DD, from the CMMS); the dashboard lists devices due soon
+	// and overdue.
+	PMDue string `yaml:"pm_due"`
 
 	Modbus *ModbusDevice `yaml:"modbus"`
 	MQTT   *MQTTDevice   `yaml:"mqtt"`
@@ -120,6 +124,16 @@ const (
 	TransportModbusRTUoTCP = "modbus-rtu-over-tcp"
 	TransportMQTT          = "mqtt"
 )
+
+// PMDueDate is PMDue as a date (midnight local time); false when unset or
+// not a date (Load rejects the latter).
+func (d *Device) PMDueDate() (time.Time, bool) {
+	if d.PMDue == "" {
+		return time.Time{}, false
+	}
+	t, err := time.ParseInLocation(time.DateOnly, d.PMDue, time.Local)
+	return t, err == nil
+}
 
 // Transport names how the device is reached.
 func (d *Device) Transport() string {

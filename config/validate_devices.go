@@ -30,6 +30,9 @@ func (l *loader) validateDevices() {
 	mqttWithoutBroker := false
 	for i := range s.Devices {
 		dev := &s.Devices[i]
+		if _, ok := dev.PMDueDate(); dev.PMDue != "" && !ok {
+			l.at(d.line("devices", i, "pm_due"), "device %s: pm_due %q: want a date such as 2027-03-31", dev.ID, dev.PMDue)
+		}
 		switch {
 		case dev.ID == "":
 			l.at(d.line("devices", i), "device %d has no id", i+1)

@@ -22,14 +22,24 @@ const storeWithin = 5 * time.Second
 // unknown device is an error that changes nothing, and so is a state store
 // that cannot save it (wrapping api.ErrUnavailable).
 func (g *Gateway) SetMaintenance(ctx context.Context, device string, on bool, by string) error {
+	return g.SetWorkOrder(ctx, device, api.MaintenanceRequest{On: on}, by)
+}
+
+// SetWorkOrder is SetMaintenance with a work order's details (reason,
+// ticket, expected return), kept with the flag and in the device's
+// work-order history. Setting it again while the device is in maintenance
+// updates the open work order.
+func (g *Gateway) SetWorkOrder(ctx context.Context, device string, req api.MaintenanceRequest, by string) error {
 	if deviceByID(g.Site(), device) == nil {
 		return fmt.Errorf("device %q: %w", device, pipeline.ErrUnknown)
 	}
+	now := g.now()
 	return g.storeThenApply(ctx, "maintenance flag",
 		func() error {
-			return g.store.SetMaintenance(device, store.MaintenanceFlag{On: on, By: by, At: g.now()})
+			return g.store.SetMaintenance(device, store.MaintenanceFlag{On: req.On, By: by, At: now,
+				Reason: req.Reason, Ticket: req.Ticket, ExpectedReturn: req.ExpectedReturn})
 		},
-		func(e *pipeline.Engine) error { return e.SetMaintenance(device, on, g.now(), by) })
+		func(e *pipeline.Engine) error { return e.SetMaintenance(device, req.On, now, by) })
 }
 
 // Move assigns a device to a bed or pool on behalf of by, and stores the

@@ -156,7 +156,7 @@ func TestBackendMapsTheGateway(t *testing.T) {
 		if len(d.Usage) != usageDays || d.Usage[len(d.Usage)-1].Standby <= 0 {
 			t.Errorf("daily usage %+v, want %d days with today's standby", d.Usage, usageDays)
 		}
-		if err := b.SetMaintenance(ctx, "vent-1", true, "eng"); err != nil {
+		if err := b.SetMaintenance(ctx, "vent-1", api.MaintenanceRequest{On: true}, "eng"); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Move(ctx, "mon-2", "central-store", "eng"); err != nil {

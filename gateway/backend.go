@@ -58,12 +58,90 @@ func (b Backend) Device(id string) (api.DeviceDetail, bool) {
 		d.Values = append(d.Values, api.DeviceValue{Name: v.Name, Value: v.Value, Text: v.Text, Unit: v.Unit, MDC: v.MDC})
 	}
 	d.Usage = b.g.details.daily(id, b.g.now(), usageDays)
+	if dev := deviceByID(b.g.Site(), id); dev != nil {
+		d.PMDue = dev.PMDue
+	}
+	d.WorkOrders = []api.WorkOrder{}
+	if b.g.store != nil {
+		orders, err := b.g.store.WorkOrders(id, workOrdersShown)
+		if err != nil {
+			b.g.log.Error("reading work orders", "device", id, "err", err)
+		}
+		now := b.g.now()
+		for _, o := range orders {
+			wo := workOrder(o, now)
+			if o.End == nil && d.MaintenanceBy != "" {
+				d.WorkOrder = &wo
+			}
+			d.WorkOrders = append(d.WorkOrders, wo)
+		}
+	}
 	return d, true
 }
 
-// SetMaintenance marks a device in or out of maintenance.
-func (b Backend) SetMaintenance(ctx context.Context, device string, on bool, by string) error {
-	return b.g.SetMaintenance(ctx, device, on, by)
+// workOrdersShown is how many work orders a device page shows.
+const workOrdersShown = 20
+
+// workOrder is o as the API serves it at now.
+func workOrder(o store.WorkOrder, now time.Time) api.WorkOrder {
+	return api.WorkOrder{WorkOrder: o, Overdue: o.End == nil && o.ExpectedReturn != nil && now.After(*o.ExpectedReturn)}
+}
+
+// Maintenance lists the open work orders (overdue first, then oldest)
+// and the devices whose preventive maintenance is overdue or due within
+// api.PMDueSoonDays.
+func (b Backend) Maintenance() (api.MaintenanceView, error) {
+	now := b.g.now()
+	v := api.MaintenanceView{AsOf: now, Open: []api.WorkOrder{}, PMOverdue: []api.PMItem{}, PMDueSoon: []api.PMItem{}}
+	flags, err := b.g.store.Maintenance()
+	if err != nil {
+		return v, fmt.Errorf("maintenance flags: %w", err)
+	}
+	site := b.g.Site()
+	for dev, f := range flags {
+		if !f.On || deviceByID(site, dev) == nil {
+			continue
+		}
+		v.Open = append(v.Open, workOrder(store.WorkOrder{Device: dev, Reason: f.Reason, Ticket: f.Ticket, By: f.By,
+			Start: f.At, ExpectedReturn: f.ExpectedReturn}, now))
+	}
+	sort.Slice(v.Open, func(i, j int) bool {
+		if v.Open[i].Overdue != v.Open[j].Overdue {
+			return v.Open[i].Overdue
+		}
+		return v.Open[i].Start.Before(v.Open[j].Start)
+	})
+	snap := b.g.Snapshot()
+	where := map[string]pipeline.DeviceStatus{}
+	for _, d := range snap.Devices {
+		where[d.ID] = d
+	}
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.Local)
+	for i := range site.Devices {
+		dev := &site.Devices[i]
+		due, ok := dev.PMDueDate()
+		if !ok {
+			continue
+		}
+		days := int(due.Sub(today).Hours() / 24)
+		st := where[dev.ID]
+		it := api.PMItem{Device: dev.ID, Kind: dev.Kind, Unit: st.Unit, At: st.At, Due: dev.PMDue, Days: days}
+		switch {
+		case days < 0:
+			v.PMOverdue = append(v.PMOverdue, it)
+		case days <= api.PMDueSoonDays:
+			v.PMDueSoon = append(v.PMDueSoon, it)
+		}
+	}
+	sort.Slice(v.PMOverdue, func(i, j int) bool { return v.PMOverdue[i].Days < v.PMOverdue[j].Days })
+	sort.Slice(v.PMDueSoon, func(i, j int) bool { return v.PMDueSoon[i].Days < v.PMDueSoon[j].Days })
+	return v, nil
+}
+
+// SetMaintenance marks a device in or out of maintenance, with the work
+// order's details.
+func (b Backend) SetMaintenance(ctx context.Context, device string, req api.MaintenanceRequest, by string) error {
+	return b.g.SetWorkOrder(ctx, device, req, by)
 }
 
 // Move assigns a device to a bed or pool.

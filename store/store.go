@@ -66,11 +66,18 @@ func Open(path string) (*Store, error) {
 // Close releases the file.
 func (s *Store) Close() error { return s.db.Close() }
 
-// MaintenanceFlag is an engineer's out-of-service mark on a device.
+// MaintenanceFlag is an engineer's out-of-service mark on a device; while
+// on, it is the device's open work order (why, which ticket, when it is
+// expected back).
 type MaintenanceFlag struct {
 	On bool      `json:"on"`
 	By string    `json:"by"`
 	At time.Time `json:"at"`
+	// Reason, Ticket and ExpectedReturn describe the work order; absent in
+	// flags written by versions before work orders.
+	Reason         string     `json:"reason,omitempty"`
+	Ticket         string     `json:"ticket,omitempty"`
+	ExpectedReturn *time.Time `json:"expected_return,omitempty"`
 }
 
 // Assignment is a device moved at run time.
@@ -109,9 +116,33 @@ func (s *Store) forEach(bucket []byte, fn func(key string, raw []byte) error) er
 	})
 }
 
-// SetMaintenance records a device's maintenance flag.
+// SetMaintenance records a device's maintenance flag and, in the same
+// transaction, its work-order history (WorkOrders): turning the flag on
+// opens a work order, setting it again while on updates the open one, and
+// turning it off closes it.
+//
+// An update of an open work order keeps who opened it and when.
 func (s *Store) SetMaintenance(device string, f MaintenanceFlag) error {
-	return s.putJSON(bucketMaintenance, device, f)
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMaintenance)
+		var prev MaintenanceFlag
+		if raw := b.Get([]byte(device)); raw != nil {
+			if err := json.Unmarshal(raw, &prev); err != nil {
+				prev = MaintenanceFlag{} // a damaged flag is replaced
+			}
+		}
+		if prev.On && f.On {
+			f.At, f.By = prev.At, prev.By
+		}
+		buf, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		if err := b.Put([]byte(device), buf); err != nil {
+			return err
+		}
+		return recordWorkOrder(tx, device, prev, f)
+	})
 }
 
 // Maintenance returns every recorded maintenance flag by device.

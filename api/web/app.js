@@ -9,6 +9,7 @@ import { connect } from "./live.js";
 import { renderTotals, renderWard } from "./ward.js";
 import { renderDevices, renderDevicePage, actionMessage } from "./devices.js";
 import { renderAlerts, alertBadge } from "./alerts.js";
+import { renderMaintenance } from "./maint.js";
 
 const model = {
   site: null,
@@ -21,6 +22,9 @@ const model = {
   loadError: "",
   alerts: null, // GET api/v1/alerts
   alertsError: "",
+  maint: null, // GET api/v1/maintenance
+  maintError: "",
+  overdue: new Set(), // devices whose work order is past its expected return
 };
 
 const ui = {
@@ -164,6 +168,19 @@ async function loadAlerts() {
 }
 const loadAlertsSoon = debounce(loadAlerts, 500);
 
+async function loadMaint() {
+  try {
+    const v = await getJSON("api/v1/maintenance");
+    if (model.maint && JSON.stringify(v) === JSON.stringify(model.maint) && !model.maintError) return;
+    model.maint = v;
+    model.maintError = "";
+    model.overdue = new Set(v.open.filter((o) => o.overdue).map((o) => o.device));
+  } catch (e) {
+    model.maintError = t("err.load", { what: t("nav.maintenance"), error: e.message });
+  }
+  render();
+}
+
 function onState(state) {
   model.conn = state;
   renderStatus();
@@ -234,6 +251,14 @@ function render() {
   $("#view-devices").hidden = ui.view !== "devices";
   $("#view-device").hidden = ui.view !== "device";
   $("#view-alerts").hidden = ui.view !== "alerts";
+  $("#view-maintenance").hidden = ui.view !== "maintenance";
+  if (ui.view === "maintenance") {
+    const key = [model.maint, model.maintError, getLang()];
+    if (!(ui.renderedMaint && key.every((v, i) => v === ui.renderedMaint[i]))) {
+      ui.renderedMaint = key;
+      renderMaintenance($("#view-maintenance"), model.maint, model.maintError);
+    }
+  }
   alertBadge($("#alert-badge"), model.alerts);
   if (ui.view === "alerts") {
     const root = $("#view-alerts");
@@ -296,7 +321,7 @@ function confirmAction(text) {
 }
 
 async function act(confirmText, method, path, body, doneText) {
-  if (!(await confirmAction(confirmText))) return;
+  if (confirmText && !(await confirmAction(confirmText))) return;
   try {
     await mutate(method, path, body);
     ui.message = { text: doneText, error: false };
@@ -309,10 +334,26 @@ async function act(confirmText, method, path, body, doneText) {
   refreshAllSoon();
 }
 
-function doMaintenance(on) {
+// Starting maintenance opens a work order: the dialog asks why, the
+// ticket and when the device is expected back (all optional). Ending it
+// asks to confirm.
+async function doMaintenance(on) {
   const id = ui.deviceId;
-  return act(t(on ? "confirm.maint_on" : "confirm.maint_off", { id }), "PUT",
-    `api/v1/devices/${enc(id)}/maintenance`, { on }, t(on ? "done.maint_on" : "done.maint_off", { id }));
+  if (!on) {
+    await act(t("confirm.maint_off", { id }), "PUT", `api/v1/devices/${enc(id)}/maintenance`, { on },
+      t("done.maint_off", { id }));
+    loadMaint();
+    return;
+  }
+  for (const f of ["#maint-reason", "#maint-ticket", "#maint-return"]) $(f).value = "";
+  const ok = await dialog($("#maint-dialog"), () => { $("#maint-dev").textContent = t("confirm.maint_on", { id }); });
+  if (!ok) return;
+  const body = { on: true };
+  if ($("#maint-reason").value.trim()) body.reason = $("#maint-reason").value.trim();
+  if ($("#maint-ticket").value.trim()) body.ticket = $("#maint-ticket").value.trim();
+  if ($("#maint-return").value) body.expected_return = $("#maint-return").value;
+  await act(null, "PUT", `api/v1/devices/${enc(id)}/maintenance`, body, t("done.maint_on", { id }));
+  loadMaint();
 }
 
 function doMove(to) {
@@ -360,10 +401,11 @@ function route() {
     }
     loadDetail();
   } else {
-    ui.view = { "#/devices": "devices", "#/alerts": "alerts" }[hash] || "ward";
+    ui.view = { "#/devices": "devices", "#/alerts": "alerts", "#/maintenance": "maintenance" }[hash] || "ward";
     ui.deviceId = "";
     if (prev !== ui.view) ui.message = null;
     if (ui.view === "alerts") loadAlerts();
+    if (ui.view === "maintenance") loadMaint();
   }
   render();
   if (prev !== ui.view + ui.deviceId && document.readyState === "complete") $("#main").focus();
@@ -402,6 +444,9 @@ async function start() {
   // Alerts change with the clock (for: durations), not only with events.
   loadAlerts();
   setInterval(loadAlerts, 5000);
+  // Work orders turn overdue with the clock.
+  loadMaint();
+  setInterval(loadMaint, 30000);
   // A reload may change units and beds without a transition.
   setInterval(async () => {
     try {

@@ -3,6 +3,7 @@
 
 import { h, fmtTime, fmtAgo } from "./dom.js";
 import { t, kindLabel } from "./i18n.js";
+import { workOrderSection } from "./maint.js";
 
 const states = ["in_use", "standby", "offline", "fault", "maintenance"];
 
@@ -152,6 +153,7 @@ export function renderDevicePage(root, d, m, actions) {
         h("label", { for: "move-to" }, t("device.move"), " "), moveSel, " ",
         h("button", { type: "submit", id: "move-btn" }, t("device.move_btn"))),
       h("p", { id: "action-msg", role: "status", "aria-live": "polite" })),
+    workOrderSection(d),
     h("section", { "aria-labelledby": "values-h" },
       h("h3", { id: "values-h" }, t("device.values")),
       d.values.length ? h("table", { class: "values" },

@@ -7,19 +7,26 @@ import { t, kindLabel } from "./i18n.js";
 
 const bedIcon = { occupied: "●", available: "○", degraded: "▲" };
 
-/** A device chip: kind, state letter, colour and border shape. */
-export function devChip(d) {
-  const state = t("state." + d.state);
+/**
+ * A device chip: kind, state letter, colour and border shape; a clock
+ * when its maintenance work order is past its expected return.
+ */
+export function devChip(d, overdue) {
+  const state = t("state." + d.state) + (overdue ? " · " + t("maint.overdue") : "");
   return h("a", {
     class: `dev st-${d.state}`,
     href: `#/device/${encodeURIComponent(d.id)}`,
     "aria-label": t("dev.label", { kind: kindLabel(d.kind), id: d.id, state }),
     title: `${d.id} — ${state}${d.cause ? ": " + d.cause : ""}`,
-    dataset: { dev: d.id, state: d.state },
+    dataset: overdue ? { dev: d.id, state: d.state, overdue: "true" } : { dev: d.id, state: d.state },
   },
   h("span", { class: "dev-kind", "aria-hidden": "true" }, kindLabel(d.kind, true)),
-  h("span", { class: "dev-mark", "aria-hidden": "true" }, t("mark." + d.state)));
+  h("span", { class: "dev-mark", "aria-hidden": "true" }, t("mark." + d.state)),
+  overdue ? h("span", { class: "dev-overdue", "aria-hidden": "true" }, "⏰") : null);
 }
+
+/** chipOf renders device d with what the model knows of its work order. */
+const chipOf = (m) => (d) => devChip(d, !!(m.overdue && m.overdue.has(d.id)));
 
 /** The device-state legend. */
 export function legend() {
@@ -104,13 +111,13 @@ export function renderTotals(root, m) {
       h("tbody", {}, rows)));
 }
 
-function bedTile(b, devs, open) {
+function bedTile(b, devs, open, chip) {
   const eq = b.equipped ? t("bed.equipped") : t("bed.not_equipped");
   const reasons = b.reason || [];
   const pendingReasons = (b.pending && b.pending.reason) || [];
   const why = reasons.length ? reasons : pendingReasons;
   const title = [`${b.id}: ${t("bed." + b.state)}, ${eq}`, ...why].join("\n");
-  const chips = (b.devices || []).map((id) => devs.get(id)).filter(Boolean).map(devChip);
+  const chips = (b.devices || []).map((id) => devs.get(id)).filter(Boolean).map(chip);
   return h("li", { class: `bed bed-${b.state}`, title, dataset: { bed: b.id, state: b.state, equipped: String(b.equipped) } },
     h("h4", { class: "bed-id" }, b.id),
     h("p", { class: "bed-state" },
@@ -149,12 +156,12 @@ function unitSection(u, m, open) {
   }
   const poolChips = pools.map((p) => h("div", { class: "pool", dataset: { pool: p.id } },
     h("span", { class: "pool-id" }, p.id, ": "),
-    m.deviceList.filter((d) => d.at === p.id).map(devChip)));
+    m.deviceList.filter((d) => d.at === p.id).map(chipOf(m))));
   return h("section", { class: `unit unit-${u.class}`, "aria-labelledby": headId, dataset: { unit: u.id } },
     h("h3", { id: headId }, u.name ? `${u.name} (${u.id})` : u.id, " ",
       h("span", { class: "unit-class" }, t("class." + u.class), u.subtype ? ` · ${u.subtype}` : "")),
     h("ul", { class: "unit-facts" }, facts),
-    h("ul", { class: "beds", "aria-label": u.id }, beds.map((b) => bedTile(b, m.devices, open))),
+    h("ul", { class: "beds", "aria-label": u.id }, beds.map((b) => bedTile(b, m.devices, open, chipOf(m)))),
     poolChips.length ? h("div", { class: "pools", "aria-label": t("unit.pools") }, poolChips) : null);
 }
 
@@ -170,5 +177,5 @@ export function renderWard(root, m, open) {
       h("h3", { id: "unit-store" }, t("store")),
       h("div", { class: "pools" }, store.map((p) => h("div", { class: "pool", dataset: { pool: p.id } },
         h("span", { class: "pool-id" }, p.id, ": "),
-        m.deviceList.filter((d) => d.at === p.id).map(devChip))))) : null);
+        m.deviceList.filter((d) => d.at === p.id).map(chipOf(m)))))) : null);
 }
