@@ -11,6 +11,7 @@
 package alertmanagertest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -19,11 +20,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icugate/icugate/internal/serverproc"
 )
 
 // config routes every alert to a receiver without integrations: the tests
@@ -41,52 +41,24 @@ type Server struct {
 	dir  string
 	port int
 	api  *http.Client // its own transport, so Stop can close its idle connections
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	logs *lockedBuffer
-	done chan struct{}
-}
-
-// Binary returns the alertmanager executable, or "" when it is not
-// installed.
-func Binary() string {
-	cache := os.Getenv("ICUGATE_CACHE")
-	if cache == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			cache = filepath.Join(home, ".cache", "icugate")
-		}
-	}
-	if p := filepath.Join(cache, "bin", "alertmanager"); cache != "" && isFile(p) {
-		return p
-	}
-	if p, err := exec.LookPath("alertmanager"); err == nil {
-		return p
-	}
-	return ""
-}
-
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
+	proc serverproc.Process
 }
 
 // ErrNotInstalled is what Require skips (or fails) with when alertmanager
 // is missing.
 var ErrNotInstalled = errors.New("alertmanager not found in $ICUGATE_CACHE/bin, ~/.cache/icugate/bin or PATH: build it with scripts/install-gotool.sh alertmanager github.com/prometheus/alertmanager/cmd/alertmanager v0.31.1")
 
+var binary = serverproc.Binary{Name: "alertmanager", NotInstalled: ErrNotInstalled}
+
+// Binary returns the alertmanager executable, or "" when it is not
+// installed.
+func Binary() string { return binary.Path() }
+
 // Require returns alertmanager's path, or ends the test: skipped, or
 // failed when CI=true, with how to install it.
 func Require(t testing.TB) string {
 	t.Helper()
-	bin := Binary()
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(ErrNotInstalled)
-		}
-		t.Skip(ErrNotInstalled)
-	}
-	return bin
+	return binary.Require(t)
 }
 
 // Start starts Alertmanager for the test and stops it at cleanup; when the
@@ -107,7 +79,7 @@ func Start(t testing.TB) *Server {
 	var err error
 	// A free port can be taken between the check and Alertmanager's bind.
 	for attempt := 0; attempt < 3; attempt++ {
-		if s.port, err = freePort(); err != nil {
+		if s.port, err = serverproc.FreePort(); err != nil {
 			break
 		}
 		if err = s.start(); err == nil {
@@ -119,7 +91,6 @@ func Start(t testing.TB) *Server {
 }
 
 func (s *Server) start() error {
-	logs := &lockedBuffer{}
 	cmd := exec.Command(s.bin,
 		"--config.file="+filepath.Join(s.dir, "alertmanager.yml"),
 		"--storage.path="+filepath.Join(s.dir, "data"),
@@ -127,58 +98,27 @@ func (s *Server) start() error {
 		"--cluster.listen-address=", // empty: no clustering, no gossip port
 	)
 	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = dieWithParent()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
+	if err := s.proc.Start(context.Background(), cmd, 15*time.Second, s.ready); err != nil {
+		return fmt.Errorf("alertmanager on %s: %w: %s", s.addr(), err, s.proc.Logs())
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.mu.Lock()
-	s.cmd, s.logs, s.done = cmd, logs, done
-	s.mu.Unlock()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if resp, err := s.api.Get(s.URL() + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-done:
-			s.mu.Lock()
-			s.cmd = nil
-			s.mu.Unlock()
-			return fmt.Errorf("alertmanager exited at start on %s: %s", s.addr(), logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return fmt.Errorf("alertmanager not ready on %s within 15s: %s", s.addr(), logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	return nil
+}
+
+// ready: Alertmanager answers /-/ready once it has loaded its config.
+func (s *Server) ready() bool {
+	resp, err := s.api.Get(s.URL() + "/-/ready")
+	if err != nil {
+		return false
 	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // Stop stops Alertmanager (SIGTERM, then SIGKILL after 5 s) and waits for
 // it. Stopping a stopped server does nothing.
 func (s *Server) Stop() {
 	s.api.CloseIdleConnections()
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	s.proc.Stop(5 * time.Second)
 }
 
 // URL is Alertmanager's base URL, http://127.0.0.1:PORT: what an
@@ -188,42 +128,4 @@ func (s *Server) URL() string { return "http://" + s.addr() }
 func (s *Server) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
 // Logs returns what Alertmanager logged so far.
-func (s *Server) Logs() string {
-	s.mu.Lock()
-	logs := s.logs
-	s.mu.Unlock()
-	if logs == nil {
-		return ""
-	}
-	return logs.String()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// lockedBuffer collects the server's output from its pipe goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() > 1<<20 {
-		return len(p), nil // the first MiB is enough to diagnose
-	}
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+func (s *Server) Logs() string { return s.proc.Logs() }

@@ -2,7 +2,6 @@ package influxtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,49 +10,19 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/icugate/icugate/internal/serverproc"
 )
 
-// fakeTB records what Require and Start tell a test. Like a real one,
-// Skip and Fatal end the goroutine that calls them: call them through
-// inGoroutine.
-type fakeTB struct {
+// fatalTB records what Start tells a test. Like a real one, Fatal ends the
+// goroutine that calls it: call Start in a goroutine of its own.
+type fatalTB struct {
 	testing.TB
-	skipped, fatal []any
+	fatal []any
 }
 
-func (f *fakeTB) Helper()           {}
-func (f *fakeTB) Skip(args ...any)  { f.skipped = append(f.skipped, args...); runtime.Goexit() }
-func (f *fakeTB) Fatal(args ...any) { f.fatal = append(f.fatal, args...); runtime.Goexit() }
-
-// inGoroutine runs fn in a goroutine of its own and waits for it to end.
-func inGoroutine(fn func()) {
-	done := make(chan struct{})
-	go func() { defer close(done); fn() }()
-	<-done
-}
-
-// TestRequireSkipsOrFailsUnderCI: with influxd missing a test is skipped,
-// and under CI=true it fails, both with the install hint.
-func TestRequireSkipsOrFailsUnderCI(t *testing.T) {
-	t.Setenv("ICUGATE_CACHE", t.TempDir())
-	t.Setenv("PATH", t.TempDir())
-	for _, ci := range []string{"", "true"} {
-		t.Setenv("CI", ci)
-		f := &fakeTB{}
-		bin := "not returned"
-		inGoroutine(func() { bin = Require(f) })
-		if bin != "not returned" {
-			t.Errorf("CI=%q: Require returned %q with nothing installed", ci, bin)
-		}
-		got, other := f.skipped, f.fatal
-		if ci == "true" {
-			got, other = f.fatal, f.skipped
-		}
-		if len(got) != 1 || !errors.Is(got[0].(error), ErrNotInstalled) || len(other) != 0 {
-			t.Errorf("CI=%q: skipped %v, failed %v; want exactly one %s", ci, f.skipped, f.fatal, map[string]string{"": "skip", "true": "failure"}[ci])
-		}
-	}
-}
+func (f *fatalTB) Helper()           {}
+func (f *fatalTB) Fatal(args ...any) { f.fatal = append(f.fatal, args...); runtime.Goexit() }
 
 // fakeInflux answers /query with body and status, and records whether
 // requests carried the admin's credentials.
@@ -125,19 +94,21 @@ func TestLaunchReportsAnEarlyExit(t *testing.T) {
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho 'run: bad config' >&2\nexit 3\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	port, err := freePort()
+	port, err := serverproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeTB{}
+	f := &fatalTB{}
 	s := &Server{bin: bin, dir: dir, conf: filepath.Join(dir, "influxdb.conf"), httpURL: fmt.Sprintf("http://127.0.0.1:%d", port), t: f}
 	if err := s.Launch(context.Background()); err == nil || !strings.Contains(err.Error(), "influxd exited at start") || !strings.Contains(err.Error(), "run: bad config") {
 		t.Errorf("Launch of an influxd that exits: %v; want its log", err)
 	}
-	if s.cmd != nil {
+	if s.proc.Running() {
 		t.Error("an exited influxd is still recorded as running")
 	}
-	inGoroutine(s.Start)
+	done := make(chan struct{})
+	go func() { defer close(done); s.Start() }()
+	<-done
 	if len(f.fatal) != 1 {
 		t.Errorf("Start of an influxd that exits: failures %v, want one", f.fatal)
 	}

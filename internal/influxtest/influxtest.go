@@ -15,17 +15,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icugate/icugate/internal/serverproc"
 )
 
 // Database is the database every server is created with; Bucket is how the
@@ -59,49 +58,22 @@ type Server struct {
 	opts    Options
 	httpURL string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	wait chan struct{}
-	log  *os.File
-}
-
-// Binary returns the path of influxd, or "" when it is not installed.
-func Binary() string {
-	cache := os.Getenv("ICUGATE_CACHE")
-	if cache == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			cache = filepath.Join(home, ".cache", "icugate")
-		}
-	}
-	if p := filepath.Join(cache, "bin", "influxd"); fileExists(p) {
-		return p
-	}
-	if p, err := exec.LookPath("influxd"); err == nil {
-		return p
-	}
-	return ""
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
+	proc serverproc.Process
 }
 
 // ErrNotInstalled is returned by New when influxd is not installed.
 var ErrNotInstalled = errors.New("influxd 1.8.3 not found in $ICUGATE_CACHE/bin, ~/.cache/icugate/bin or PATH: run scripts/install-influxdb.sh")
 
+var binary = serverproc.Binary{Name: "influxd", NotInstalled: ErrNotInstalled}
+
+// Binary returns the path of influxd, or "" when it is not installed.
+func Binary() string { return binary.Path() }
+
 // Require returns influxd's path, skipping the test when it is missing
 // (failing under CI=true).
 func Require(t testing.TB) string {
 	t.Helper()
-	bin := Binary()
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(ErrNotInstalled)
-		}
-		t.Skip(ErrNotInstalled)
-	}
-	return bin
+	return binary.Require(t)
 }
 
 // Start starts a server for the test, creates Database and registers its
@@ -147,14 +119,11 @@ func newServer(ctx context.Context, bin, dir string, opts Options) (*Server, err
 	if opts.Auth && opts.User == "" {
 		opts.User, opts.Password = "admin", "secret-pw"
 	}
-	httpPort, err := freePort()
+	ports, err := serverproc.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	rpcPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	httpPort, rpcPort := ports[0], ports[1]
 	s := &Server{
 		bin: bin, dir: dir, opts: opts,
 		conf:    filepath.Join(dir, "influxdb.conf"),
@@ -226,15 +195,6 @@ func maxBody(n int) int {
 	return n
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // Start (re)starts the process of a test's server on the same ports and
 // data and waits until it answers /ping; it fails the test if it cannot.
 // A server from New is restarted with Launch.
@@ -251,74 +211,41 @@ func (s *Server) Start() {
 func (s *Server) Launch(ctx context.Context) error { return s.launch(ctx) }
 
 func (s *Server) launch(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return nil
-	}
 	logPath := filepath.Join(s.dir, "influxd.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
+	// influxd writes through its own descriptor; ours is done with once it
+	// has started.
+	defer logf.Close()
 	cmd := exec.Command(s.bin, "run", "-config", s.conf)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "INFLUXDB_REPORTING_DISABLED=true")
-	// influxd dies with the program that started it, even a killed one.
-	cmd.SysProcAttr = dieWithParent()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start influxd: %w", err)
+	err = s.proc.Start(ctx, cmd, 30*time.Second, s.pings)
+	if errors.Is(err, serverproc.ErrRunning) {
+		return nil
 	}
-	s.cmd, s.log, s.wait = cmd, logf, make(chan struct{})
-	go func(c *exec.Cmd, done chan struct{}) { _ = c.Wait(); close(done) }(cmd, s.wait)
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if resp, err := http.Get(s.httpURL + "/ping"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				return nil
-			}
-		}
-		select {
-		case <-s.wait:
-			b, _ := os.ReadFile(logPath)
-			s.reap()
-			return fmt.Errorf("influxd exited at start:\n%s", b)
-		case <-deadline.C:
-			return fmt.Errorf("influxd did not answer /ping within 30s (log in %s)", logPath)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+	if err != nil {
+		b, _ := os.ReadFile(logPath)
+		return fmt.Errorf("influxd %w (log in %s):\n%s", err, logPath, b)
 	}
+	return nil
 }
 
-// reap forgets an exited process. Caller holds mu.
-func (s *Server) reap() {
-	s.log.Close()
-	s.cmd = nil
+// pings reports whether influxd answers /ping, which it does once it
+// serves queries and writes.
+func (s *Server) pings() bool {
+	resp, err := http.Get(s.httpURL + "/ping")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusNoContent
 }
 
 // Stop stops the process (SIGTERM, then SIGKILL after 10 s). Data stays.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.wait:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.wait
-	}
-	s.reap()
-}
+func (s *Server) Stop() { s.proc.Stop(10 * time.Second) }
 
 // Dir is the directory holding the server's config, data and log.
 func (s *Server) Dir() string { return s.dir }

@@ -12,6 +12,7 @@
 package mailpittest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -22,10 +23,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icugate/icugate/internal/serverproc"
 )
 
 // Config chooses how the SMTP listener behaves. The zero value is a plain
@@ -55,51 +56,23 @@ type Server struct {
 	smtpPort int
 	httpPort int
 	api      *http.Client // its own transport, so Stop can close its idle connections
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	logs *lockedBuffer
-	done chan struct{}
-}
-
-// Binary returns the mailpit executable, or "" when it is not installed.
-func Binary() string {
-	cache := os.Getenv("ICUGATE_CACHE")
-	if cache == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			cache = filepath.Join(home, ".cache", "icugate")
-		}
-	}
-	if p := filepath.Join(cache, "bin", "mailpit"); cache != "" && isFile(p) {
-		return p
-	}
-	if p, err := exec.LookPath("mailpit"); err == nil {
-		return p
-	}
-	return ""
-}
-
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
+	proc     serverproc.Process
 }
 
 // ErrNotInstalled is what Require skips (or fails) with when mailpit is
 // missing.
 var ErrNotInstalled = errors.New("mailpit not found in $ICUGATE_CACHE/bin, ~/.cache/icugate/bin or PATH: build it with scripts/install-gotool.sh mailpit github.com/axllent/mailpit v1.33.1")
 
+var binary = serverproc.Binary{Name: "mailpit", NotInstalled: ErrNotInstalled}
+
+// Binary returns the mailpit executable, or "" when it is not installed.
+func Binary() string { return binary.Path() }
+
 // Require returns mailpit's path, or ends the test: skipped, or failed
 // when CI=true, with how to install it.
 func Require(t testing.TB) string {
 	t.Helper()
-	bin := Binary()
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(ErrNotInstalled)
-		}
-		t.Skip(ErrNotInstalled)
-	}
-	return bin
+	return binary.Require(t)
 }
 
 // Start starts mailpit for the test and stops it at cleanup; when the test
@@ -126,9 +99,11 @@ func Start(t testing.TB, cfg Config) *Server {
 	var err error
 	// A free port can be taken between the check and mailpit's bind.
 	for attempt := 0; attempt < 3; attempt++ {
-		if s.smtpPort, s.httpPort, err = twoFreePorts(); err != nil {
+		var ports []int
+		if ports, err = serverproc.FreePorts(2); err != nil {
 			break
 		}
+		s.smtpPort, s.httpPort = ports[0], ports[1]
 		if err = s.start(); err == nil {
 			return s
 		}
@@ -187,38 +162,12 @@ func (s *Server) args() []string {
 }
 
 func (s *Server) start() error {
-	logs := &lockedBuffer{}
 	cmd := exec.Command(s.bin, s.args()...)
 	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = dieWithParent()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
+	if err := s.proc.Start(context.Background(), cmd, 10*time.Second, s.ready); err != nil {
+		return fmt.Errorf("mailpit on smtp %s and http %s: %w: %s", s.SMTPAddr(), s.httpAddr(), err, s.proc.Logs())
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.mu.Lock()
-	s.cmd, s.logs, s.done = cmd, logs, done
-	s.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if s.ready() {
-			return nil
-		}
-		select {
-		case <-done:
-			s.mu.Lock()
-			s.cmd = nil
-			s.mu.Unlock()
-			return fmt.Errorf("mailpit exited at start (smtp %s, http %s): %s", s.SMTPAddr(), s.httpAddr(), logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return fmt.Errorf("mailpit not ready on smtp %s and http %s within 10s: %s", s.SMTPAddr(), s.httpAddr(), logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return nil
 }
 
 // ready: the API answers /readyz and the SMTP port accepts connections.
@@ -243,20 +192,7 @@ func (s *Server) ready() bool {
 // Stopping a stopped server does nothing.
 func (s *Server) Stop() {
 	s.api.CloseIdleConnections()
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	s.proc.Stop(5 * time.Second)
 }
 
 // SMTPAddr is the SMTP listener's host:port.
@@ -285,47 +221,4 @@ func (s *Server) httpAddr() string {
 func (s *Server) CAFile() string { return s.caFile }
 
 // Logs returns what mailpit logged so far.
-func (s *Server) Logs() string {
-	s.mu.Lock()
-	logs := s.logs
-	s.mu.Unlock()
-	if logs == nil {
-		return ""
-	}
-	return logs.String()
-}
-
-func twoFreePorts() (int, int, error) {
-	a, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer a.Close()
-	b, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer b.Close()
-	return a.Addr().(*net.TCPAddr).Port, b.Addr().(*net.TCPAddr).Port, nil
-}
-
-// lockedBuffer collects the server's output from its pipe goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() > 1<<20 {
-		return len(p), nil // the first MiB is enough to diagnose
-	}
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+func (s *Server) Logs() string { return s.proc.Logs() }

@@ -1,6 +1,7 @@
 package mosquittotest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icugate/icugate/internal/serverproc"
 )
 
 // TestShippedConfigsStart starts Mosquitto with the configs under
@@ -55,11 +58,11 @@ func startShipped(t *testing.T, bin, dir, name, conf string) (string, bool) {
 	if err := os.MkdirAll(filepath.Join(work, "certs"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	port, _ := freePort()
-	tlsPort, _ := freePort()
-	for tlsPort == port {
-		tlsPort, _ = freePort()
+	ports, err := serverproc.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
 	}
+	port, tlsPort := ports[0], ports[1]
 	conf = strings.NewReplacer(
 		"listener 18830 ", "listener "+strconv.Itoa(port)+" ",
 		"listener 1883 ", "listener "+strconv.Itoa(port)+" ",
@@ -86,40 +89,27 @@ func startShipped(t *testing.T, bin, dir, name, conf string) (string, bool) {
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-c", path)
-	cmd.Dir = work
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() { _ = cmd.Process.Kill(); <-exited }()
-	ports := []int{port, tlsPort}
 	if name == "demo.conf" {
 		ports = ports[:1]
 	}
-	for _, p := range ports {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), 100*time.Millisecond)
-			if err == nil {
-				c.Close()
-				break
+	var p serverproc.Process
+	cmd := exec.Command(bin, "-c", path)
+	cmd.Dir = work
+	err = p.Start(context.Background(), cmd, 5*time.Second, func() bool {
+		for _, port := range ports {
+			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 100*time.Millisecond)
+			if err != nil {
+				return false
 			}
-			select {
-			case <-exited:
-				return logs.String(), false
-			default:
-			}
-			if time.Now().After(deadline) {
-				return fmt.Sprintf("not listening on %d: %s", p, logs.String()), false
-			}
-			time.Sleep(10 * time.Millisecond)
+			c.Close()
 		}
+		return true
+	})
+	if err != nil {
+		return fmt.Sprintf("listeners %v: %v: %s", ports, err, p.Logs()), false
 	}
-	return logs.String(), true
+	p.Stop(5 * time.Second)
+	return p.Logs(), true
 }
 
 // writeCerts makes a throwaway CA and broker certificate for 127.0.0.1.

@@ -3,9 +3,10 @@
 // directory, stopped by t.Cleanup. Stop and Restart keep the port and the
 // persistence directory, so broker-restart tests see the same sessions.
 //
-// The broker comes from PATH or /usr/sbin/mosquitto (install it with
-// scripts/install-mosquitto.sh). When it is missing the test is skipped, or
-// fails when CI=true: CI must never pass by skipping its integration tests.
+// The broker comes from the tool cache ($ICUGATE_CACHE/bin), PATH or
+// /usr/sbin/mosquitto (install it with scripts/install-mosquitto.sh). When
+// it is missing the test is skipped, or fails when CI=true: CI must never
+// pass by skipping its integration tests.
 // Programs that are not tests (the benchmark harness cmd/icusim/gatebench)
 // start one with New and stop it themselves.
 // Tests never use port 1883, so a system Mosquitto service (Debian starts
@@ -13,7 +14,7 @@
 package mosquittotest
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -21,10 +22,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icugate/icugate/internal/serverproc"
 )
 
 // Config tunes the generated broker config; zero fields take defaults.
@@ -50,42 +51,32 @@ type Broker struct {
 	dir  string
 	conf string
 	port int
+	proc serverproc.Process
+}
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	logs *lockedBuffer
-	done chan struct{}
+// stopGrace is how long Stop waits for Mosquitto to write its persistence
+// file and exit before it kills it.
+const stopGrace = 5 * time.Second
+
+// ErrNotInstalled is returned by New when mosquitto is not installed.
+var ErrNotInstalled = errors.New("mosquitto not found on PATH or at /usr/sbin/mosquitto; install it with scripts/install-mosquitto.sh (apt-get install -y mosquitto)")
+
+// binary: Debian installs mosquitto in /usr/sbin, outside most users' PATH.
+var binary = serverproc.Binary{
+	Name:         "mosquitto",
+	Paths:        []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"},
+	NotInstalled: ErrNotInstalled,
 }
 
 // Binary returns the mosquitto executable, or "" when it is not installed.
-func Binary() string {
-	if p, err := exec.LookPath("mosquitto"); err == nil {
-		return p
-	}
-	for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	return ""
-}
+func Binary() string { return binary.Path() }
 
 // Require returns the mosquitto executable, or ends the test: skipped, or
 // failed when CI=true, with how to install it.
 func Require(t testing.TB) string {
 	t.Helper()
-	bin := Binary()
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(ErrNotInstalled)
-		}
-		t.Skip(ErrNotInstalled)
-	}
-	return bin
+	return binary.Require(t)
 }
-
-// ErrNotInstalled is returned by New when mosquitto is not installed.
-var ErrNotInstalled = errors.New("mosquitto not found on PATH or at /usr/sbin/mosquitto; install it with scripts/install-mosquitto.sh (apt-get install -y mosquitto)")
 
 // Start starts a broker for the test and stops it at cleanup.
 func Start(t testing.TB, cfg Config) *Broker {
@@ -133,7 +124,7 @@ func newBroker(bin, dir string, cfg Config) (*Broker, error) {
 	var err error
 	// A free port can be taken between the check and mosquitto's bind.
 	for attempt := 0; attempt < 3; attempt++ {
-		if b.port, err = freePort(); err != nil {
+		if b.port, err = serverproc.FreePort(); err != nil {
 			return nil, err
 		}
 		if err = os.WriteFile(b.conf, []byte(b.config(cfg)), 0o600); err != nil {
@@ -171,15 +162,6 @@ log_type notice
 `, user, b.port, filepath.Join(b.dir, "data"), cfg.AutosaveInterval, cfg.MessageSizeLimit, 16<<20+1024, cfg.MaxInflight, cfg.MaxQueued)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // URL is the broker's address for MQTT clients: tcp://127.0.0.1:PORT.
 func (b *Broker) URL() string { return "tcp://" + b.Addr() }
 
@@ -190,73 +172,33 @@ func (b *Broker) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 func (b *Broker) Dir() string { return b.dir }
 
 // Logs returns what the broker logged so far (for failure messages).
-func (b *Broker) Logs() string {
-	b.mu.Lock()
-	logs := b.logs
-	b.mu.Unlock()
-	if logs == nil {
-		return ""
-	}
-	return logs.String()
-}
+func (b *Broker) Logs() string { return b.proc.Logs() }
 
 func (b *Broker) start() error {
 	if err := os.MkdirAll(filepath.Join(b.dir, "data"), 0o700); err != nil {
 		return err
 	}
-	logs := &lockedBuffer{}
 	cmd := exec.Command(b.bin, "-c", b.conf)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = dieWithParent()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", b.bin, err)
+	if err := b.proc.Start(context.Background(), cmd, 5*time.Second, b.accepts); err != nil {
+		return fmt.Errorf("mosquitto on %s: %w: %s", b.Addr(), err, b.proc.Logs())
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", b.Addr(), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("mosquitto exited at start on port %d: %s", b.port, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-done
-			return fmt.Errorf("mosquitto did not accept connections on %s within 5s: %s", b.Addr(), logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	b.mu.Lock()
-	b.cmd, b.logs, b.done = cmd, logs, done
-	b.mu.Unlock()
 	return nil
+}
+
+// accepts reports whether the listener takes connections.
+func (b *Broker) accepts() bool {
+	c, err := net.DialTimeout("tcp", b.Addr(), 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // Stop stops the broker with SIGTERM, which makes Mosquitto write its
 // persistence file, and waits for it to exit. Stopping a stopped broker
 // does nothing.
-func (b *Broker) Stop() {
-	b.mu.Lock()
-	cmd, done := b.cmd, b.done
-	b.cmd = nil
-	b.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
+func (b *Broker) Stop() { b.proc.Stop(stopGrace) }
 
 // Restart stops a test's broker and starts it again on the same port with
 // the same persistence directory; it fails the test if it cannot.
@@ -277,34 +219,10 @@ func (b *Broker) Restart() {
 // persistence); it fails the test if it cannot.
 func (b *Broker) Start() {
 	b.t.Helper()
-	b.mu.Lock()
-	running := b.cmd != nil
-	b.mu.Unlock()
-	if running {
+	if b.proc.Running() {
 		b.t.Fatal(errors.New("mosquittotest: broker already running"))
 	}
 	if err := b.start(); err != nil {
 		b.t.Fatalf("mosquittotest: start: %v", err)
 	}
-}
-
-// lockedBuffer collects the broker's output from its pipe goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() > 1<<20 {
-		return len(p), nil // keep the last start's first MiB; enough to diagnose
-	}
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

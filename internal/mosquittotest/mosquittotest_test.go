@@ -70,9 +70,7 @@ func TestNewOutsideATest(t *testing.T) {
 		t.Fatalf("broker not reachable: %v\n%s", err, b.Logs())
 	}
 	c.Close()
-	b.mu.Lock()
-	pid := b.cmd.Process.Pid
-	b.mu.Unlock()
+	pid := b.proc.Pid()
 	b.Stop()
 	if syscall.Kill(pid, 0) == nil {
 		t.Errorf("mosquitto %d still exists after Stop", pid)

@@ -1,4 +1,4 @@
-package influxtest
+package serverproc
 
 import "syscall"
 
