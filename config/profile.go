@@ -1,6 +1,10 @@
 package config
 
-import "github.com/icugate/icugate/rules"
+import (
+	"fmt"
+
+	"github.com/icugate/icugate/rules"
+)
 
 // Modbus tables.
 const (
@@ -62,6 +66,12 @@ type Profile struct {
 	Values []Value `yaml:"values"`
 	// Serial names the value that carries the device's serial number.
 	Serial string `yaml:"serial"`
+	// TrustEmptySerial keeps a device trusted when it reports an empty
+	// serial while the site expects one. Default false: a device that
+	// does not say who it is could be any device at that address (a swap,
+	// a replacement board), so it is not trusted. Set it only for models
+	// that leave the serial empty in normal operation.
+	TrustEmptySerial bool `yaml:"trust_empty_serial"`
 	// State holds boolean rules over the values, compiled at load time.
 	State StateRules `yaml:"state"`
 	// Telemetry lists the values written to InfluxDB as device_telemetry.
@@ -131,6 +141,23 @@ type Value struct {
 
 	// Line is the line of the value in its profile file.
 	Line int `yaml:"-"`
+}
+
+// Where says where the value is read from, as explanations show it:
+// "discrete 9", "holding 3 bit 2" (Modbus, 0-based addresses) or the
+// JSON path of an MQTT payload.
+func (v *Value) Where() string {
+	switch {
+	case v.Path != "":
+		return v.Path
+	case v.Table != "" && v.Address != nil:
+		w := fmt.Sprintf("%s %d", v.Table, *v.Address)
+		if v.Bit != nil {
+			w += fmt.Sprintf(" bit %d", *v.Bit)
+		}
+		return w
+	}
+	return ""
 }
 
 // Registers is how many 16-bit registers the value spans (0 for bit tables).

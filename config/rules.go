@@ -33,7 +33,7 @@ func (v *Value) isInteger() bool {
 func (p *Profile) ruleInputs() []rules.Input {
 	in := make([]rules.Input, len(p.Values))
 	for i := range p.Values {
-		in[i] = rules.Input{Name: p.Values[i].Name, Kind: p.Values[i].ruleKind()}
+		in[i] = rules.Input{Name: p.Values[i].Name, Kind: p.Values[i].ruleKind(), Where: p.Values[i].Where()}
 	}
 	return in
 }

@@ -113,17 +113,41 @@ func (d *device) causeOf() string {
 		return fmt.Sprintf("no valid answer for %v", d.window)
 	case d.failures >= d.limit:
 		return fmt.Sprintf("%d consecutive failed polls: %s", d.failures, d.lastErr)
+	case d.serialBad && d.serialGot == "":
+		return fmt.Sprintf("not trusted: the device reports no serial, want %s (if this model never reports one, set trust_empty_serial: true in profile %s)", d.cfg.Serial, d.prof.Name)
 	case d.serialBad:
 		return fmt.Sprintf("serial mismatch: want %s got %s", d.cfg.Serial, d.serialGot)
 	case d.cond.Fault:
-		return "fault rule true"
+		return d.because("fault rule true", rules.FaultRule)
 	case d.cond.Maintenance:
-		return "maintenance rule true (device reports service mode)"
+		return d.because("maintenance rule true (device reports service mode)", rules.MaintenanceRule)
 	case d.cond.InUse:
-		return "in_use rule true"
+		return d.because("in_use rule true", rules.InUseRule)
 	default:
 		return "online, healthy, in_use rule false"
 	}
+}
+
+// serialUntrusted reports whether a device that reported serial got is not
+// the one configured: another serial, or none where one is expected
+// (unless its profile trusts an empty serial).
+func serialUntrusted(cfg *config.Device, prof *config.Profile, got string) bool {
+	if cfg.Serial == "" || got == cfg.Serial {
+		return false
+	}
+	return got != "" || prof == nil || !prof.TrustEmptySerial
+}
+
+// because adds to what the values that made rule r true were: "fault rule
+// true: tech_fault = true (discrete 9)".
+func (d *device) because(what string, r rules.Rule) string {
+	if d.prof == nil || d.prof.Rules == nil {
+		return what
+	}
+	if why := d.prof.Rules.Explain(r, d.cacheVals); why != "" {
+		return what + ": " + why
+	}
+	return what
 }
 
 // settle adds the time since accFrom to the current state's utilisation.

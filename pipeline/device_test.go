@@ -28,9 +28,10 @@ func bl(b bool) *bool               { return &b }
 
 func TestDeviceState(t *testing.T) {
 	tests := []struct {
-		name   string
-		serial string
-		steps  []step
+		name       string
+		serial     string
+		trustEmpty bool
+		steps      []step
 	}{
 		{name: "never seen is offline", steps: []step{
 			{d: 0, want: Offline, cause: "never seen"},
@@ -75,8 +76,8 @@ func TestDeviceState(t *testing.T) {
 		}},
 		{name: "precedence fault over maintenance over in use", steps: []step{
 			{d: 0, obs: st(InUse), want: InUse},
-			{d: 1 * sec, obs: st(Maintenance), want: Maintenance, cause: "service mode"},
-			{d: 2 * sec, obs: st(Fault), want: Fault, cause: "fault rule true"},
+			{d: 1 * sec, obs: st(Maintenance), want: Maintenance, cause: "service mode): service = true (coil 1)"},
+			{d: 2 * sec, obs: st(Fault), want: Fault, cause: "fault rule true: fault = true (coil 0)"},
 			{d: 3 * sec, obs: st(Standby), want: Standby},
 		}},
 		{name: "offline beats reported fault", steps: []step{
@@ -96,7 +97,13 @@ func TestDeviceState(t *testing.T) {
 			{d: 1 * sec, obs: st(InUse), serial: "SN9", want: Fault, cause: "serial mismatch: want SN1 got SN9"},
 			{d: 2 * sec, obs: st(Standby), serial: "SN9", want: Fault},
 			{d: 3 * sec, obs: st(Standby), serial: "SN1", want: Standby},
-			{d: 4 * sec, obs: st(Standby), serial: "", want: Standby},
+			// No serial where one is expected: it could be any device.
+			{d: 4 * sec, obs: st(Standby), serial: "", want: Fault, cause: "not trusted: the device reports no serial, want SN1"},
+			{d: 5 * sec, obs: st(Standby), serial: "SN1", want: Standby},
+		}},
+		{name: "empty serial trusted where the profile says so", serial: "SN1", trustEmpty: true, steps: []step{
+			{d: 0, obs: st(InUse), serial: "", want: InUse},
+			{d: 1 * sec, obs: st(InUse), serial: "SN9", want: Fault, cause: "serial mismatch: want SN1 got SN9"},
 		}},
 		{name: "late observation ignored", steps: []step{
 			{d: 10 * sec, obs: st(InUse), want: InUse},
@@ -112,6 +119,7 @@ func TestDeviceState(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newSiteBuilder(t, 0).unit("g", config.ClassGeneral, 1).device("v1", "ventilator", "g-1")
 			b.last().Serial = tc.serial
+			b.site.Profiles[b.last().Profile].TrustEmptySerial = tc.trustEmpty
 			e := b.engine()
 			for i, s := range tc.steps {
 				switch {

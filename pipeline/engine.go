@@ -246,7 +246,7 @@ func (e *Engine) Observe(o Observation) error {
 	}
 	d.failures = 0
 	d.serialGot = o.Serial
-	d.serialBad = d.cfg.Serial != "" && o.Serial != "" && o.Serial != d.cfg.Serial
+	d.serialBad = serialUntrusted(d.cfg, d.prof, o.Serial)
 	if !d.seen || t.After(d.lastSeen) {
 		d.lastSeen = t
 	}

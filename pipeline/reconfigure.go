@@ -79,7 +79,7 @@ func (e *Engine) carryDevice(old *Engine, odi, ndi int32) {
 	nd.cfg, nd.prof, nd.kind, nd.window, nd.limit = cfg, prof, kind, window, limit
 	nd.cacheVals = append([]rules.Sample(nil), od.cacheVals...)
 	nd.cacheOK = od.cacheOK && prof == od.prof
-	nd.serialBad = cfg.Serial != "" && od.serialGot != "" && od.serialGot != cfg.Serial
+	nd.serialBad = od.seen && serialUntrusted(cfg, prof, od.serialGot)
 	nd.fresh = od.seen && e.now.Before(od.lastSeen.Add(window))
 	nd.inHeap = false
 	if nd.fresh {

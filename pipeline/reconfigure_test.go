@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/icugate/icugate/config"
@@ -78,10 +79,14 @@ func TestReconfigureKeepsState(t *testing.T) {
 		t.Fatalf("maintenance flag lost: %+v", d)
 	}
 	v1, _ := e.Device("v1")
-	if v1.State != InUse || v1.Utilisation.InUse != 3 {
+	if v1.Utilisation.InUse != 3 {
 		t.Fatalf("v1 %+v", v1)
 	}
-	// v1 reported no serial: nothing to distrust yet; a wrong one faults.
+	// v1 reported no serial, and the new config expects one: not trusted
+	// until it says who it is; a wrong one faults too.
+	if v1.State != Fault || !strings.Contains(v1.Cause, "reports no serial") {
+		t.Fatalf("v1 without a serial after the config expects one: %s (%s)", v1.State, v1.Cause)
+	}
 	if err := e.Observe(Observation{Device: "v1", Time: at(5 * sec), Values: values(InUse), Serial: "OTHER"}); err != nil {
 		t.Fatal(err)
 	}

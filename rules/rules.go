@@ -11,8 +11,11 @@ package rules
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -65,6 +68,9 @@ const (
 type Input struct {
 	Name string
 	Kind Kind
+	// Where says where the value comes from ("discrete 9", "holding 3
+	// bit 2", "$.alarm.code"), for explanations; may be empty.
+	Where string
 }
 
 // Source is the text of a profile's three rules; an empty rule is never
@@ -83,7 +89,20 @@ type Set struct {
 	fault       *vm.Program
 	maintenance *vm.Program
 	inUse       *vm.Program
+	// reads holds, per rule (Fault, Maintenance, InUse), the inputs the
+	// rule reads, in order of first appearance.
+	reads [3][]int
 }
+
+// Rule names a profile's rule, for Explain.
+type Rule uint8
+
+// The three rules of a profile.
+const (
+	FaultRule Rule = iota
+	MaintenanceRule
+	InUseRule
+)
 
 // typeEnv is the environment rules are compiled against: every input with
 // the Go type it will have at run time.
@@ -127,7 +146,74 @@ func Compile(name string, inputs []Input, src Source) (*Set, error) {
 	if s.inUse, err = CompileRule(inputs, src.InUse); err != nil {
 		return nil, fmt.Errorf("state.in_use: %w", err)
 	}
+	for r, prog := range []*vm.Program{s.fault, s.maintenance, s.inUse} {
+		s.reads[r] = readsOf(prog, inputs)
+	}
 	return s, nil
+}
+
+// readsOf lists the inputs prog reads, by index, in order of first
+// appearance in its source.
+func readsOf(prog *vm.Program, inputs []Input) []int {
+	if prog == nil {
+		return nil
+	}
+	index := make(map[string]int, len(inputs))
+	for i, in := range inputs {
+		index[in.Name] = i
+	}
+	v := &identVisitor{index: index, seen: map[int]bool{}}
+	node := prog.Node()
+	ast.Walk(&node, v)
+	return v.reads
+}
+
+type identVisitor struct {
+	index map[string]int
+	seen  map[int]bool
+	reads []int
+}
+
+func (v *identVisitor) Visit(n *ast.Node) {
+	id, ok := (*n).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if i, ok := v.index[id.Value]; ok && !v.seen[i] {
+		v.seen[i] = true
+		v.reads = append(v.reads, i)
+	}
+}
+
+// Explain says what the rule read in values, e.g. "tech_fault = true
+// (discrete 9), status = 34 (holding 3)": the cause of a state names the
+// values that made its rule true, not only the rule. Empty when the rule
+// is not set or values do not fit the Set.
+func (s *Set) Explain(r Rule, values []Sample) string {
+	if int(r) >= len(s.reads) || len(values) != len(s.inputs) {
+		return ""
+	}
+	var b strings.Builder
+	for k, i := range s.reads[r] {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		in := s.inputs[i]
+		b.WriteString(in.Name)
+		b.WriteString(" = ")
+		switch in.Kind {
+		case Bool:
+			b.WriteString(strconv.FormatBool(values[i].Num != 0))
+		case String:
+			b.WriteString(strconv.Quote(values[i].Str))
+		default:
+			b.WriteString(strconv.FormatFloat(values[i].Num, 'g', 6, 64))
+		}
+		if in.Where != "" {
+			b.WriteString(" (" + in.Where + ")")
+		}
+	}
+	return b.String()
 }
 
 // Inputs returns the number of values the Set expects per Derive.

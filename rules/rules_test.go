@@ -163,3 +163,38 @@ func TestRuntimeErrorNamesRule(t *testing.T) {
 		t.Fatalf("err = %v, want a maintenance rule error", err)
 	}
 }
+
+// TestExplain: a state's cause names the values its rule read, in order of
+// first appearance, with where each comes from; unread values are left out.
+func TestExplain(t *testing.T) {
+	t.Parallel()
+	inputs := []Input{
+		{Name: "status", Kind: Int, Where: "holding 3"},
+		{Name: "tech_fault", Kind: Bool, Where: "discrete 9"},
+		{Name: "mode", Kind: String, Where: "$.mode"},
+		{Name: "flow", Kind: Float},
+	}
+	s, err := Compile("p", inputs, Source{
+		Fault:       "tech_fault || bitand(status, 4) != 0 || tech_fault",
+		Maintenance: `mode == "service"`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := []Sample{{Num: 36}, {Num: 1}, {Str: "service"}, {Num: 2.5}}
+	for _, c := range []struct {
+		r    Rule
+		want string
+	}{
+		{FaultRule, "tech_fault = true (discrete 9), status = 36 (holding 3)"},
+		{MaintenanceRule, `mode = "service" ($.mode)`},
+		{InUseRule, ""},
+	} {
+		if got := s.Explain(c.r, vals); got != c.want {
+			t.Errorf("Explain(%d) = %q, want %q", c.r, got, c.want)
+		}
+	}
+	if got := s.Explain(FaultRule, vals[:2]); got != "" {
+		t.Errorf("Explain with too few values = %q, want empty", got)
+	}
+}

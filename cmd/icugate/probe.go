@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -130,6 +131,11 @@ func printReading(w io.Writer, dev *config.Device, prof *config.Profile, r modbu
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	for i, v := range r.Values {
+		if warn := orderWarning(&prof.Values[i], v.Raw, v.Sample, v.InRange); warn != "" {
+			fmt.Fprintf(w, "WARNING: %s = %s %s\n", v.Name, sampleString(&prof.Values[i], v.Sample), warn)
+		}
+	}
 	if prof.Serial != "" {
 		switch {
 		case dev.Serial == "":
@@ -159,6 +165,57 @@ func printReading(w io.Writer, dev *config.Device, prof *config.Profile, r modbu
 		state = "in_use"
 	}
 	fmt.Fprintf(w, "state: %s (fault=%v maintenance=%v in_use=%v)\n", state, c.Fault, c.Maintenance, c.InUse)
+}
+
+// implausible reports whether a decoded number looks like the wrong byte
+// or word order rather than a measurement: NaN or infinite, or a float so
+// close to zero (but not zero) or so large that no device reports it —
+// the 2.78e-17 hours of a float read in the wrong order, which a range
+// check starting at 0 lets through.
+func implausible(v *config.Value, x float64) bool {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return true
+	}
+	if v.Type != config.TypeFloat32 && v.Type != config.TypeFloat64 {
+		return false
+	}
+	a := math.Abs(x)
+	return x != 0 && (a < 1e-6 || a > 1e15)
+}
+
+// orderWarning says, for a multi-register value that is implausible or
+// outside its range under its configured order, which other orders give a
+// plausible value in range; "" when the value looks right.
+func orderWarning(v *config.Value, raw []uint16, s rules.Sample, inRange bool) string {
+	if len(raw) < 2 || len(raw) > 4 || v.Type == config.TypeString {
+		return ""
+	}
+	if inRange && !implausible(v, s.Num) {
+		return ""
+	}
+	order := v.Order
+	if order == "" {
+		order = config.OrderABCD
+	}
+	var better []string
+	for _, o := range []string{config.OrderABCD, config.OrderCDAB, config.OrderBADC, config.OrderDCBA} {
+		if o == order {
+			continue
+		}
+		alt, err := modbus.DecodeAs(v, raw, o)
+		if err != nil || implausible(v, alt.Num) || (len(v.Range) == 2 && (alt.Num < v.Range[0] || alt.Num > v.Range[1])) {
+			continue
+		}
+		better = append(better, fmt.Sprintf("%s gives %s", o, sampleString(v, alt)))
+	}
+	what := "looks implausible"
+	if !inRange {
+		what = "is outside its range"
+	}
+	if len(better) == 0 {
+		return fmt.Sprintf("%s under order %s, and no other order gives a plausible value: check the address and type", what, order)
+	}
+	return fmt.Sprintf("%s under order %s; %s: set order: in the profile", what, order, strings.Join(better, "; "))
 }
 
 func typeOf(v *config.Value) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/drivers/modbus"
 	"github.com/icugate/icugate/simulator"
 )
 
@@ -83,4 +84,35 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// TestOrderWarning: a float read in the wrong word order is flagged even
+// when it passes its range check, and the order that makes it plausible is
+// named; a plausible value gets no warning.
+func TestOrderWarning(t *testing.T) {
+	t.Parallel()
+	addr := 10
+	v := &config.Value{Name: "run_hours", Table: config.TableHolding, Address: &addr, Type: config.TypeFloat32, Range: []float64{0, 100000}}
+	// 1.0 is 0x3F800000; a device sending the low word first (CDAB) puts
+	// 0x0000 first, which ABCD reads as 2.3e-41: "in range", but no hours.
+	raw := []uint16{0x0000, 0x3F80}
+	s, err := modbus.DecodeAs(v, raw, config.OrderABCD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := orderWarning(v, raw, s, true)
+	if !strings.Contains(got, "looks implausible under order ABCD") || !strings.Contains(got, "CDAB gives 1") {
+		t.Errorf("warning = %q", got)
+	}
+	good := []uint16{0x3F80, 0x0000}
+	s, _ = modbus.DecodeAs(v, good, config.OrderABCD)
+	if got := orderWarning(v, good, s, true); got != "" {
+		t.Errorf("a plausible value warned: %q", got)
+	}
+	// Out of range with no order that helps: the address or type is wrong.
+	far := []uint16{0x7F7F, 0x7F7F}
+	s, _ = modbus.DecodeAs(v, far, config.OrderABCD)
+	if got := orderWarning(v, far, s, false); !strings.Contains(got, "no other order gives a plausible value") {
+		t.Errorf("warning = %q", got)
+	}
 }
