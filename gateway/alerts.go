@@ -45,20 +45,15 @@ func (g *Gateway) newReceiver(c config.AlertReceiver) (notify.Receiver, error) {
 	return notify.New(c, notify.Deps{Hospital: g.Site().Hospital.ID, Publish: g.publishMQTT, Now: g.now})
 }
 
-// publishMQTT publishes on the gateway's broker connection.
+// publishMQTT publishes on the gateway's broker connection, the one the
+// MQTT driver holds (reports and the mqtt alert receiver use it).
 func (g *Gateway) publishMQTT(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
-	var d interface {
-		Publish(context.Context, string, byte, bool, []byte) error
-	}
 	if g.drivers != nil {
-		if md := g.drivers.mqttDriver(); md != nil {
-			d = md
+		if d := g.drivers.mqttDriver(); d != nil {
+			return d.Publish(ctx, topic, qos, retained, payload)
 		}
 	}
-	if d == nil {
-		return errors.New("no MQTT connection: set mqtt.broker in the site config")
-	}
-	return d.Publish(ctx, topic, qos, retained, payload)
+	return errors.New("no MQTT connection: set mqtt.broker in the site config")
 }
 
 // Alerts is the alert manager; nil before Run opened the store.

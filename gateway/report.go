@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"time"
 
@@ -21,11 +20,7 @@ const reportCheckEvery = time.Second
 type mqttTransport struct{ g *Gateway }
 
 func (t mqttTransport) Send(ctx context.Context, m report.Message) error {
-	d := t.g.drivers.mqttDriver()
-	if d == nil {
-		return errors.New("no MQTT connection: set mqtt.broker in the site config")
-	}
-	return d.Publish(ctx, m.Topic, 1, true, m.Payload)
+	return t.g.publishMQTT(ctx, m.Topic, 1, true, m.Payload)
 }
 
 // reportSetupRetry is how often a reporter that could not start (signing
