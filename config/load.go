@@ -25,7 +25,7 @@ func Load(path string) (*Site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: read site %s: %w", path, err)
 	}
-	return loadSite(path, data)
+	return loadSiteWith(path, data, nil)
 }
 
 // LoadProfile reads, checks and compiles one profile file (for `icugate
@@ -110,9 +110,18 @@ type loader struct {
 	// profileLine is the site line that first named each profile, for
 	// problems about the profile as a whole (e.g. its file is missing).
 	profileLine map[string]int
+	// included are the site's device_files, grafted into d (include.go);
+	// siteLines and nextBase place their lines after the site's.
+	included  []included
+	siteLines int
+	nextBase  int
 }
 
-func loadSite(path string, data []byte) (*Site, error) {
+func loadSite(path string, data []byte) (*Site, error) { return loadSiteWith(path, data, nil) }
+
+// loadSiteWith loads a site; ov, when not nil, stands in for one devices
+// file (LoadWithDeviceFile).
+func loadSiteWith(path string, data []byte, ov *overlay) (*Site, error) {
 	l := &loader{site: &Site{}, profileLine: map[string]int{}}
 	s := l.site
 	d, complete := decodeStrict(&l.c, path, data, s)
@@ -121,6 +130,7 @@ func loadSite(path string, data []byte) (*Site, error) {
 	if !complete {
 		return nil, l.c.err()
 	}
+	l.includeDeviceFiles(filepath.Dir(path), data, ov)
 	applySiteDefaults(s, d, filepath.Dir(path))
 	l.loadProfiles()
 	for i := range s.Devices {
@@ -129,6 +139,7 @@ func loadSite(path string, data []byte) (*Site, error) {
 		}
 	}
 	l.validate()
+	l.relocate()
 	if err := l.c.err(); err != nil {
 		return nil, err
 	}

@@ -30,6 +30,10 @@ type Site struct {
 	Units      []Unit   `yaml:"units"`
 	Pools      []Pool   `yaml:"pools"`
 	Devices    []Device `yaml:"devices"`
+	// DeviceFiles are files holding more devices (a devices: list each,
+	// e.g. written by icugate import), relative to the site file; Load
+	// appends their devices after the inline ones (include.go).
+	DeviceFiles []DeviceFile `yaml:"device_files"`
 	// ProfilesDir is where profile files are looked up, relative to the
 	// site file unless absolute. Default "profiles".
 	ProfilesDir string `yaml:"profiles_dir"`
