@@ -58,7 +58,7 @@ func (s *Server) postAlertAck(w http.ResponseWriter, r *http.Request) {
 		ID      *string `json:"id"`
 		Comment string  `json:"comment"`
 	}
-	if len(s.cfg.Tokens) == 0 {
+	if !s.tokensConfigured() {
 		c.fail(&requestError{http.StatusForbidden, "token required",
 			"acknowledging an alert needs an API token so that the audit trail says who: set http.token_file in the site config"})
 		return

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,9 +53,22 @@ type Config struct {
 	// its own name as the Host. Compared without case, port or trailing
 	// dot.
 	Hosts []string
-	// Tokens are the API tokens accepted for mutating calls. With none,
-	// mutating calls are open (and audited as "anonymous").
+	// Tokens are the API tokens. With none, mutating calls are open (and
+	// audited as "anonymous"). Each token's role bounds what it may do:
+	// viewer reads, engineer also sets maintenance, moves devices,
+	// acknowledges alerts and reads the audit trail, admin also reloads.
 	Tokens []Token
+	// ReadRequiresToken makes every API read and the event stream need a
+	// token of any role (bearer header or dashboard session); the
+	// dashboard's files stay public and the dashboard asks for a token.
+	ReadRequiresToken bool
+	// PublicHealth keeps /healthz and /readyz open under
+	// ReadRequiresToken; PublicMetrics does the same for /metrics.
+	PublicHealth  bool
+	PublicMetrics bool
+	// TLS, when set, serves HTTPS (Serve wraps the listener). Its
+	// GetCertificate may swap certificates while running.
+	TLS *tls.Config
 	// Heartbeat is how often the event stream sends a comment line so that
 	// proxies keep it open. Default 15s.
 	Heartbeat time.Duration
@@ -91,6 +105,9 @@ type Token struct {
 	Name string
 	// Secret is the bearer token itself. Never logged.
 	Secret string
+	// Role is viewer, engineer or admin. Default admin (as every token
+	// was before roles).
+	Role string
 }
 
 // Deps are the server's collaborators.
@@ -121,6 +138,7 @@ type Server struct {
 	handler      http.Handler
 	csrf         *http.CrossOriginProtection
 	hosts        *hostPolicy
+	access       *accessState
 	streams      *eventHub
 	// logs bounds the log lines that clients can cause (rejected calls,
 	// foreign hosts): at most 20 a minute, all under one key, with the
@@ -166,17 +184,12 @@ func New(cfg Config, backend Backend, deps Deps) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	tokens := make([]Token, 0, len(cfg.Tokens))
-	for i, t := range cfg.Tokens {
-		if t.Secret == "" {
-			return nil, fmt.Errorf("api: token %d (%q): empty secret", i, t.Name)
-		}
-		if t.Name == "" {
-			t.Name = "token"
-		}
-		tokens = append(tokens, t)
+	access, err := newAccessState(Access{Tokens: cfg.Tokens, ReadRequiresToken: cfg.ReadRequiresToken,
+		PublicHealth: cfg.PublicHealth, PublicMetrics: cfg.PublicMetrics})
+	if err != nil {
+		return nil, err
 	}
-	cfg.Tokens = tokens
+	cfg.Tokens = nil // the access state holds them, replaceable
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
@@ -210,6 +223,7 @@ func New(cfg Config, backend Backend, deps Deps) (*Server, error) {
 		metrics:      m,
 		csrf:         http.NewCrossOriginProtection(),
 		hosts:        hosts,
+		access:       access,
 		streams:      newEventHub(backend, m, cfg.MaxEventClients, cfg.EventBuffer),
 		logs:         logthrottle.New(20, time.Minute, deps.Now),
 	}
@@ -233,17 +247,26 @@ func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
 	r.Use(s.recoverer, s.instrument, s.securityHeaders, s.checkHost)
 	r.Group(func(r chi.Router) {
 		r.Use(s.bounded)
-		r.Get("/healthz", s.healthz)
-		r.Get("/readyz", s.readyz)
-		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		r.With(s.protectRead(func(a Access) bool { return a.PublicHealth })).Get("/healthz", s.healthz)
+		r.With(s.protectRead(func(a Access) bool { return a.PublicHealth })).Get("/readyz", s.readyz)
+		r.With(s.protectRead(func(a Access) bool { return a.PublicMetrics })).Method(http.MethodGet, "/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}))
+		// The dashboard's files hold no data; it asks for a token when
+		// the API wants one.
 		r.Handle("/*", dash)
 	})
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Get("/events", s.events)
+		r.With(s.protectRead(nil)).Get("/events", s.events)
 		r.Group(func(r chi.Router) {
 			r.Use(s.bounded)
+			// Signing in and out is open: it is how a token is presented.
+			r.Get("/session", s.getSession)
+			r.Post("/session", s.postSession)
+			r.Delete("/session", s.deleteSession)
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(s.bounded, s.protectRead(nil))
 			r.Get("/site", s.getSite)
 			r.Get("/devices", s.listDevices)
 			r.Get("/devices/{id}", s.getDevice)
@@ -256,6 +279,7 @@ func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
 			r.Get("/alerts", s.getAlerts)
 			r.Get("/maintenance", s.getMaintenance)
 			r.Post("/alerts/ack", s.postAlertAck)
+			r.Get("/audit", s.getAudit)
 		})
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "not found", fmt.Sprintf("%s %s: no such API route", r.Method, r.URL.Path))
@@ -296,7 +320,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Shutdown ends the base context, so that event streams return and
 	// graceful shutdown does not wait for them.
 	hs.RegisterOnShutdown(cancelBase)
-	s.log.Info("http api listening", "addr", ln.Addr().String())
+	if s.cfg.TLS != nil {
+		tc := s.cfg.TLS.Clone()
+		if tc.MinVersion < tls.VersionTLS12 {
+			tc.MinVersion = tls.VersionTLS12
+		}
+		ln = tls.NewListener(ln, tc)
+	}
+	s.log.Info("http api listening", "addr", ln.Addr().String(), "tls", s.cfg.TLS != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

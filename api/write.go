@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,52 +16,63 @@ import (
 // was refused before a token identified the caller.
 const anonymous = "anonymous"
 
-// authenticate decides who makes a mutating call. It refuses cross-origin
-// browser requests (a page elsewhere must not drive the gateway through an
-// engineer's browser): an Origin that does not name this gateway (see
-// hostPolicy; this also covers a rebound name whose requests claim to be
-// same-origin), then net/http's CrossOriginProtection, which judges by
-// Sec-Fetch-Site, else Origin against Host. When tokens are configured it
-// requires one of them as a bearer token: 401 when none is presented, 403
-// when it is wrong. Tokens are compared as SHA-256 digests in constant
-// time, over every configured token, so timing reveals neither a prefix
-// nor a length.
-func (s *Server) authenticate(r *http.Request) (string, *requestError) {
+// crossOrigin refuses cross-origin browser requests (a page elsewhere must
+// not drive the gateway through an engineer's browser): an Origin that does
+// not name this gateway (see hostPolicy; this also covers a rebound name
+// whose requests claim to be same-origin), then net/http's
+// CrossOriginProtection, which judges by Sec-Fetch-Site, else Origin
+// against Host.
+func (s *Server) crossOrigin(r *http.Request) *requestError {
 	if o := r.Header.Get("Origin"); o != "" && !s.hosts.originAllowed(o) {
-		return anonymous, &requestError{http.StatusForbidden, "cross-origin request refused",
+		return &requestError{http.StatusForbidden, "cross-origin request refused",
 			fmt.Sprintf("%s %s: origin %q is not this gateway (it answers to %s)", r.Method, r.URL.Path, clip(o), s.hosts.accepted())}
 	}
 	if err := s.csrf.Check(r); err != nil {
-		return anonymous, &requestError{http.StatusForbidden, "cross-origin request refused",
+		return &requestError{http.StatusForbidden, "cross-origin request refused",
 			fmt.Sprintf("%s %s: %v (origin %q, this gateway %s)", r.Method, r.URL.Path, err, clip(r.Header.Get("Origin")), r.Host)}
 	}
-	if len(s.cfg.Tokens) == 0 {
-		return anonymous, nil
+	return nil
+}
+
+// actionRoles is the role each mutating action needs when tokens are
+// configured. An action missing here needs admin.
+var actionRoles = map[string]string{
+	"maintenance": RoleEngineer,
+	"assignment":  RoleEngineer,
+	"alert_ack":   RoleEngineer,
+	"reload":      RoleAdmin,
+}
+
+// authenticate decides who makes a mutating call and whether their role
+// allows it. It refuses cross-origin requests (crossOrigin). When tokens
+// are configured it requires one, as a bearer token or the dashboard's
+// session: 401 when none is presented, 403 when it is wrong or its role
+// is below what the action needs (see actionRoles). Tokens are compared
+// as SHA-256 digests in constant time, over every configured token, so
+// timing reveals neither a prefix nor a length.
+func (s *Server) authenticate(r *http.Request, action string) (identity, *requestError) {
+	anon := identity{name: anonymous}
+	if rerr := s.crossOrigin(r); rerr != nil {
+		return anon, rerr
 	}
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return anonymous, &requestError{http.StatusUnauthorized, "missing token",
-			fmt.Sprintf("%s %s needs the API token: send Authorization: Bearer <token>", r.Method, r.URL.Path)}
+	if !s.tokensConfigured() {
+		return anon, nil
 	}
-	scheme, tok, ok := strings.Cut(h, " ")
-	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return anonymous, &requestError{http.StatusUnauthorized, "malformed Authorization header",
-			fmt.Sprintf("%s %s: expected Authorization: Bearer <token>", r.Method, r.URL.Path)}
+	id, rerr := s.identify(r)
+	if rerr != nil {
+		return anon, rerr
 	}
-	got := sha256.Sum256([]byte(tok))
-	who := ""
-	for _, t := range s.cfg.Tokens {
-		want := sha256.Sum256([]byte(t.Secret))
-		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 && who == "" {
-			who = t.Name
+	role := actionRoles[action]
+	if role == "" {
+		role = RoleAdmin
+	}
+	if rerr := s.needRole(r, id, role, fmt.Sprintf("%s %s", r.Method, r.URL.Path)); rerr != nil {
+		if id.via == "" {
+			return anon, rerr
 		}
+		return id, rerr
 	}
-	if who == "" {
-		return anonymous, &requestError{http.StatusForbidden, "token not accepted",
-			fmt.Sprintf("%s %s: the bearer token presented is not a configured API token", r.Method, r.URL.Path)}
-	}
-	return who, nil
+	return id, nil
 }
 
 // clip shortens client-supplied text echoed in errors and audit entries.
@@ -95,6 +104,9 @@ type call struct {
 	detail string
 	// reached is set once the backend has been asked.
 	reached bool
+	// forceAudit records a refusal durably although the backend was not
+	// asked (a role refused).
+	forceAudit bool
 }
 
 func (s *Server) newCall(w http.ResponseWriter, r *http.Request, action string) *call {
@@ -110,7 +122,7 @@ func (c *call) audit(status int, result string) {
 
 func (c *call) fail(e *requestError, problems ...string) {
 	c.s.metrics.mutations.WithLabelValues(c.action, "rejected").Inc()
-	if c.reached || e.code >= 500 {
+	if c.reached || c.forceAudit || e.code >= 500 {
 		c.audit(e.code, e.what+": "+e.reason)
 	} else {
 		c.s.metrics.refused.WithLabelValues(c.action, e.what).Inc()
@@ -147,9 +159,13 @@ func (c *call) ctx() context.Context {
 // begin authenticates and decodes the body into v (when v is not nil).
 // It returns false after answering and accounting for a rejection.
 func (c *call) begin(v any) bool {
-	who, rerr := c.s.authenticate(c.r)
-	c.who = who
+	id, rerr := c.s.authenticate(c.r, c.action)
+	c.who = id.name
 	if rerr != nil {
+		// A known holder refused for their role is recorded durably:
+		// who tried what is what an audit is for. Unknown callers are
+		// only counted (they could fill the disk).
+		c.forceAudit = rerr.what == "role not allowed"
 		c.fail(rerr)
 		return false
 	}

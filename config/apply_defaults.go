@@ -58,6 +58,10 @@ func applySiteDefaults(s *Site, d *doc, dir string) {
 		s.HTTP.Listen = DefaultHTTPListen
 	}
 	s.HTTP.TokenFile = resolve(dir, s.HTTP.TokenFile)
+	if t := s.HTTP.TLS; t != nil {
+		t.CertFile = resolve(dir, t.CertFile)
+		t.KeyFile = resolve(dir, t.KeyFile)
+	}
 	if s.Log.Level == "" {
 		s.Log.Level = DefaultLogLevel
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -46,6 +47,7 @@ func CheckFiles(site *Site, parseReportKey func(data []byte) error) []Problem {
 		_, err := ParseAPITokens(string(b), "")
 		return err
 	}, "http", "token_file")
+	fc.checkServerTLS(site.HTTP.TLS, time.Now())
 	if a := site.Alerts; a != nil {
 		for i, r := range a.Receivers {
 			fc.check(r.SecretFile, true, nil, "alerts", "receivers", i, "secret_file")
@@ -153,6 +155,42 @@ func (fc *fileChecker) checkTLS(t *TLS, path ...any) {
 			fc.add(at("key_file"), "%s does not go with cert_file %s (%v); name the key the certificate was issued for", t.KeyFile, t.CertFile, err)
 		}
 	}
+}
+
+// checkServerTLS checks http.tls: both files are set, parse, belong
+// together, and the certificate is valid now (an expired one would make
+// every browser and script refuse the dashboard).
+func (fc *fileChecker) checkServerTLS(t *ServerTLS, now time.Time) {
+	if t == nil {
+		return
+	}
+	cert := fc.check(t.CertFile, false, parseCertificates, "http", "tls", "cert_file")
+	key := fc.check(t.KeyFile, true, parsePrivateKey, "http", "tls", "key_file")
+	if cert == nil || key == nil {
+		return
+	}
+	pair, err := tls.X509KeyPair(cert, key)
+	if err != nil {
+		fc.add([]any{"http", "tls", "key_file"}, "%s does not go with cert_file %s (%v); name the key the certificate was issued for", t.KeyFile, t.CertFile, err)
+		return
+	}
+	if err := CertificateValidAt(pair.Leaf, now); err != nil {
+		fc.add([]any{"http", "tls", "cert_file"}, "%s: %v", t.CertFile, err)
+	}
+}
+
+// CertificateValidAt says why a served certificate is not valid at now:
+// expired, or not valid yet (often a wrong clock).
+func CertificateValidAt(c *x509.Certificate, now time.Time) error {
+	switch {
+	case c == nil:
+		return errors.New("no certificate")
+	case now.After(c.NotAfter):
+		return fmt.Errorf("the certificate expired on %s; renew it (browsers and scripts refuse an expired one)", c.NotAfter.UTC().Format(time.DateOnly))
+	case now.Before(c.NotBefore):
+		return fmt.Errorf("the certificate is not valid before %s; check the clock of this machine", c.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // parseCertificates accepts one or more PEM certificates, all of which

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/icugate/icugate/internal/testcerts"
 )
 
 // fakeReportKey stands in for report.ParsePrivateKey (report imports
@@ -147,6 +150,64 @@ http: {token_file: api-token}
 				"9: alerts.receivers[0].secret_file: *",
 			},
 		},
+		{
+			name: "https certificate valid",
+			setup: func(t *testing.T, dir string) {
+				serverCert(t, dir, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+			},
+			site: "http:\n  tls: {cert_file: tls/server.crt, key_file: tls/server.key}\n",
+			want: nil,
+		},
+		{
+			name: "https certificate expired",
+			setup: func(t *testing.T, dir string) {
+				serverCert(t, dir, time.Now().Add(-72*time.Hour), time.Now().Add(-24*time.Hour))
+			},
+			site: "http:\n  tls: {cert_file: tls/server.crt, key_file: tls/server.key}\n",
+			want: []string{"7: http.tls.cert_file: $DIR/tls/server.crt: the certificate expired on *"},
+		},
+		{
+			name: "https certificate not yet valid",
+			setup: func(t *testing.T, dir string) {
+				serverCert(t, dir, time.Now().Add(24*time.Hour), time.Now().Add(72*time.Hour))
+			},
+			site: "http:\n  tls: {cert_file: tls/server.crt, key_file: tls/server.key}\n",
+			want: []string{"7: http.tls.cert_file: $DIR/tls/server.crt: the certificate is not valid before *"},
+		},
+		{
+			name: "https key of another certificate",
+			setup: func(t *testing.T, dir string) {
+				serverCert(t, dir, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+				f, err := testcerts.Write(dir, testcerts.Options{Prefix: "other-"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(f.Key, filepath.Join(dir, "tls/server.key")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			site: "http:\n  tls: {cert_file: tls/server.crt, key_file: tls/server.key}\n",
+			want: []string{"7: http.tls.key_file: $DIR/tls/server.key does not go with cert_file $DIR/tls/server.crt*"},
+		},
+		{
+			name: "https files not PEM",
+			setup: func(t *testing.T, dir string) {
+				chmod(t, filepath.Join(dir, "tls"), 0o700, true)
+				writeFile(t, filepath.Join(dir, "tls/server.crt"), "not a certificate\n")
+				secret(t, dir, "tls/server.key", "not a key\n")
+			},
+			site: "http:\n  tls: {cert_file: tls/server.crt, key_file: tls/server.key}\n",
+			want: []string{
+				"7: http.tls.cert_file: $DIR/tls/server.crt: no PEM certificate found*",
+				"7: http.tls.key_file: $DIR/tls/server.key: no PEM private key found*",
+			},
+		},
+		{
+			name:  "api tokens with an unknown role",
+			setup: func(t *testing.T, dir string) { secret(t, dir, "api-token", "biomed superuser 0123456789abcdef0123\n") },
+			site:  "http: {token_file: api-token}\n",
+			want:  []string{`6: http.token_file: $DIR/api-token: line 1: unknown role "superuser"; want viewer, engineer, admin`},
+		},
 		// An unreadable file ("permission denied; make it readable by the
 		// user icugate runs as") is not tested: tests run as root here, and
 		// root reads any file whatever its mode.
@@ -247,5 +308,18 @@ func TestCheckFilesUnreadable(t *testing.T) {
 	want := "report.key_file: cannot read " + key + ": permission denied; make it readable by the user icugate runs as"
 	if len(got) != 1 || got[0].Message != want {
 		t.Fatalf("got %v, want %q", got, want)
+	}
+}
+
+// serverCert writes tls/server.crt and tls/server.key in dir, valid from
+// notBefore to notAfter.
+func serverCert(t *testing.T, dir string, notBefore, notAfter time.Time) {
+	t.Helper()
+	tlsDir := filepath.Join(dir, "tls")
+	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testcerts.Write(tlsDir, testcerts.Options{NotBefore: notBefore, NotAfter: notAfter}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -297,7 +297,37 @@ type HTTP struct {
 	// MaxEventClients bounds open event streams (dashboards); beyond it
 	// a new one is refused with 503 and Retry-After. 0: 256.
 	MaxEventClients int `yaml:"max_event_clients"`
+	// ReadRequiresToken makes every API read (bed occupancy, device
+	// locations, the event stream) need a token of any role; the
+	// dashboard then asks for one. Needs http.token_file.
+	ReadRequiresToken bool `yaml:"read_requires_token"`
+	// PublicHealth keeps /healthz and /readyz open when reads need a
+	// token (container and load-balancer checks carry none). Default true.
+	PublicHealth *bool `yaml:"public_health"`
+	// PublicMetrics keeps /metrics open when reads need a token. Default
+	// false: Prometheus then sends a token (authorization.credentials_file).
+	PublicMetrics *bool `yaml:"public_metrics"`
+	// TLS serves the API and dashboard over HTTPS (TLS 1.2 or newer) with
+	// this certificate and key; both files are read again on reload
+	// (SIGHUP), so a renewed certificate needs no restart.
+	TLS *ServerTLS `yaml:"tls"`
 }
+
+// ServerTLS is the certificate the gateway serves HTTPS with.
+type ServerTLS struct {
+	// CertFile is the PEM certificate chain, the gateway's first.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is its PEM private key.
+	KeyFile string `yaml:"key_file"`
+}
+
+// HealthIsPublic reports whether /healthz and /readyz answer without a
+// token when reads need one.
+func (h *HTTP) HealthIsPublic() bool { return h.PublicHealth == nil || *h.PublicHealth }
+
+// MetricsArePublic reports whether /metrics answers without a token when
+// reads need one.
+func (h *HTTP) MetricsArePublic() bool { return h.PublicMetrics != nil && *h.PublicMetrics }
 
 // Log configures logging.
 type Log struct {

@@ -181,6 +181,21 @@ func (l *loader) validateOutputs() {
 		}
 	}
 	l.nonNegative(&s.HTTP.RequestTimeout, "http", "request_timeout")
+	if t := s.HTTP.TLS; t != nil {
+		if t.CertFile == "" {
+			l.at(d.line("http", "tls"), "http.tls needs cert_file: the PEM certificate the gateway serves HTTPS with")
+		}
+		if t.KeyFile == "" {
+			l.at(d.line("http", "tls"), "http.tls needs key_file: the PEM private key of cert_file")
+		}
+	}
+	if (d.has("http", "public_health") || d.has("http", "public_metrics")) && !s.HTTP.ReadRequiresToken {
+		key := "public_health"
+		if d.has("http", "public_metrics") {
+			key = "public_metrics"
+		}
+		l.at(d.line("http", key), "http.public_health and http.public_metrics only matter with read_requires_token: true; without it every read is public")
+	}
 	if s.HTTP.MaxEventClients < 0 {
 		l.at(d.line("http", "max_event_clients"), "http.max_event_clients must not be negative (0 means the default, 256)")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/icugate/icugate/api"
@@ -109,6 +110,19 @@ func (g *Gateway) Reload(ctx context.Context) error {
 		g.log.Error("reload rejected", "file", g.opts.SitePath, "err", err)
 		return fmt.Errorf("%w:\n%v", ErrReloadRejected, err)
 	}
+	// The http block is checked before anything changes: a token file or
+	// certificate that cannot be used rejects the reload as a whole.
+	if _, err := apiAccess(site, os.Getenv); err != nil {
+		g.m.reloads.WithLabelValues("rejected").Inc()
+		return fmt.Errorf("%w:\n%v", ErrReloadRejected, err)
+	}
+	if site.HTTP.TLS != nil && g.cert.Load() != nil {
+		if _, err := loadServingCert(site.HTTP.TLS, g); err != nil {
+			g.m.reloads.WithLabelValues("rejected").Inc()
+			return fmt.Errorf("%w:\n%v", ErrReloadRejected, err)
+		}
+	}
+	old := g.Site()
 	var rerr error
 	if derr := g.do(ctx, func(e *pipeline.Engine) {
 		rerr = e.Reconfigure(site, g.now())
@@ -123,6 +137,10 @@ func (g *Gateway) Reload(ctx context.Context) error {
 	if rerr != nil {
 		g.m.reloads.WithLabelValues("rejected").Inc()
 		return fmt.Errorf("%w: %v", ErrReloadRejected, rerr)
+	}
+	if err := g.reloadHTTP(old, site); err != nil {
+		g.log.Error("reload: http access", "err", err)
+		return err
 	}
 	if g.drivers != nil {
 		if err := g.drivers.apply(site); err != nil {

@@ -169,7 +169,7 @@ func (b Backend) Audit(e api.AuditEntry) {
 	}
 	if err := b.g.store.Audit(store.AuditEntry{
 		Time: e.Time, Who: e.Who, Remote: e.Remote, Action: e.Action, Device: e.Device,
-		Detail: e.Detail + " status=" + itoa(e.Status), Result: e.Result,
+		Detail: e.Detail, Status: e.Status, Result: e.Result,
 	}); err != nil {
 		b.g.log.Error("audit trail write failed", "err", err)
 	}

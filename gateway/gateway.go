@@ -79,7 +79,11 @@ type Gateway struct {
 	running atomic.Bool
 	counts  counters
 	apiAddr string
-	health  *health
+	// api is the HTTP server once started; reloads replace its access.
+	api atomic.Pointer[apiServer]
+	// cert is the HTTPS certificate when http.tls is set; reloads swap it.
+	cert   atomic.Pointer[servingCert]
+	health *health
 	// alerts is set by Run once the store is open.
 	alerts atomic.Pointer[alerts.Manager]
 	// startedAt is when Run started; nil before.

@@ -36,7 +36,7 @@ func apiTokens(file string, getenv func(string) string) ([]api.Token, error) {
 	}
 	out := make([]api.Token, 0, len(list))
 	for _, t := range list {
-		out = append(out, api.Token{Name: t.Name, Secret: t.Secret})
+		out = append(out, api.Token{Name: t.Name, Role: t.Role, Secret: t.Secret})
 	}
 	return out, nil
 }
@@ -47,22 +47,35 @@ func apiTokens(file string, getenv func(string) string) ([]api.Token, error) {
 // error.
 func (g *Gateway) startAPI(ctx context.Context, wg *sync.WaitGroup) error {
 	site := g.Site()
-	tokens, err := apiTokens(site.HTTP.TokenFile, os.Getenv)
+	access, err := apiAccess(site, os.Getenv)
 	if err != nil {
 		return err
 	}
-	if len(tokens) == 0 {
+	if len(access.Tokens) == 0 {
 		g.log.Warn("no API token configured: maintenance, move and reload calls are open to anyone who can reach " + site.HTTP.Listen)
 	}
-	srv, err := api.New(api.Config{
-		Listen: site.HTTP.Listen, Tokens: tokens, Hosts: site.HTTP.Hosts,
+	cfg := api.Config{
+		Listen: site.HTTP.Listen, Tokens: access.Tokens, Hosts: site.HTTP.Hosts,
+		ReadRequiresToken: access.ReadRequiresToken, PublicHealth: access.PublicHealth, PublicMetrics: access.PublicMetrics,
 		RequestTimeout: site.HTTP.RequestTimeout, MaxEventClients: site.HTTP.MaxEventClients,
-	}, g.Backend(), api.Deps{
+	}
+	if site.HTTP.TLS != nil {
+		pair, err := loadServingCert(site.HTTP.TLS, g)
+		if err != nil {
+			return err
+		}
+		sc := &servingCert{}
+		sc.cert.Store(pair)
+		g.cert.Store(sc)
+		cfg.TLS = sc.tlsConfig()
+	}
+	srv, err := api.New(cfg, g.Backend(), api.Deps{
 		Logger: g.log.With("component", "api"), Registerer: g.reg, Gatherer: g.reg, Now: g.now,
 	})
 	if err != nil {
 		return err
 	}
+	g.api.Store(srv)
 	ln := g.opts.Listener
 	if ln == nil {
 		ln, err = net.Listen("tcp", site.HTTP.Listen)
@@ -80,7 +93,8 @@ func (g *Gateway) startAPI(ctx context.Context, wg *sync.WaitGroup) error {
 	}()
 	// Requests naming the gateway by another name are refused (421): say
 	// which names it answers to, for whoever wonders why theirs is not.
-	g.log.Info("http api listening", "addr", g.apiAddr, "hosts", site.HTTP.Hosts)
+	g.log.Info("http api listening", "addr", g.apiAddr, "hosts", site.HTTP.Hosts, "https", site.HTTP.TLS != nil,
+		"read_requires_token", site.HTTP.ReadRequiresToken)
 	return nil
 }
 

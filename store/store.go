@@ -95,7 +95,10 @@ type AuditEntry struct {
 	Action string    `json:"action"`
 	Device string    `json:"device,omitempty"`
 	Detail string    `json:"detail,omitempty"`
-	Result string    `json:"result"`
+	// Status is the HTTP status answered (entries written before it was
+	// kept have it at the end of Detail, "status=NNN").
+	Status int    `json:"status,omitempty"`
+	Result string `json:"result"`
 }
 
 func (s *Store) putJSON(bucket []byte, key string, v any) error {
