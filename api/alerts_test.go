@@ -147,7 +147,7 @@ func TestBrowserAlertsPanel(t *testing.T) {
 		t.Errorf("acknowledged cell = %q", got)
 	}
 	log := f.b.auditLog()
-	if len(log) != 1 || log[0].Action != "alert_ack" || log[0].Who != "biomed" {
+	if len(log) != 2 || log[0].Action != "sign_in" || log[1].Action != "alert_ack" || log[1].Who != "biomed" {
 		t.Errorf("audit = %+v", log)
 	}
 	b.screenshot("alerts")

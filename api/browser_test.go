@@ -181,17 +181,23 @@ func TestBrowserMaintenanceThroughTheUI(t *testing.T) {
 	if st := f.b.deviceState(t, "vent-a2"); st.State.String() != "standby" {
 		t.Errorf("after ending maintenance: %s", st.State)
 	}
-	// The first try, without a token, is counted; the two changes are in
-	// the audit trail.
+	// The first try, without a token, is counted; the sign-in and the two
+	// changes are in the audit trail.
 	log := f.b.auditLog()
-	if len(log) != 2 || log[0].Result != "ok" || !strings.HasPrefix(log[0].Detail, `on=true reason="annual PM" ticket="CM-1042" expected_return=`+back) || log[1].Detail != "on=false" {
+	if len(log) != 3 || log[0].Action != "sign_in" || log[0].Who != "biomed" || log[1].Result != "ok" ||
+		!strings.HasPrefix(log[1].Detail, `on=true reason="annual PM" ticket="CM-1042" expected_return=`+back) || log[2].Detail != "on=false" {
 		t.Errorf("audit trail: %+v", log)
 	}
 	if n := metricValue(f.srv.metrics.refused.WithLabelValues("maintenance", "missing token")); n != 1 {
 		t.Errorf("refused calls without a token: %v, want 1", n)
 	}
-	if got := b.eval(`sessionStorage.getItem("icugate.token")`); got != testToken {
-		t.Errorf("token not kept in sessionStorage: %q", got)
+	// The browser keeps a session the page cannot read, not the token.
+	if got := b.eval(`JSON.stringify([document.cookie, sessionStorage.length,
+		Object.values(localStorage).filter(v => v.includes("` + testToken + `"))])`); got != `["",0,[]]` {
+		t.Errorf("the token or session is readable by page scripts: %s", got)
+	}
+	if got := b.eval(`document.querySelector("#token-btn").textContent`); !strings.Contains(got, "biomed") {
+		t.Errorf("the sign-out button does not name who is signed in: %q", got)
 	}
 }
 
@@ -209,14 +215,21 @@ func TestBrowserMoveShowsErrorsThenMoves(t *testing.T) {
 	if got := b.eval(`document.querySelector("#confirm-text").textContent`); !strings.Contains(got, "central") || !strings.Contains(got, "icu-a-4") {
 		t.Errorf("confirmation text: %q", got)
 	}
-	b.do("confirm with a wrong token",
+	b.do("confirm with a wrong token: asked again with the reason",
 		b.click("#confirm-ok"),
 		b.visible("#token-dialog[open]"),
 		chromedp.SendKeys(chromedp.CSS("#token-input"), "wrong"),
 		b.click("#token-ok"),
+		b.visible("#token-dialog[open] #token-reason"),
+	)
+	if got := b.eval(`document.querySelector("#token-reason").textContent`); !strings.Contains(got, "not a configured API token") {
+		t.Errorf("reason shown: %q", got)
+	}
+	b.do("cancel: the move is not done, and says why",
+		b.click(`#token-dialog button[value="cancel"]`),
 		b.visible(`#action-msg.error[role="alert"]`),
 	)
-	if got := b.eval(`document.querySelector("#action-msg").textContent`); !strings.Contains(got, "token not accepted") {
+	if got := b.eval(`document.querySelector("#action-msg").textContent`); !strings.Contains(got, "missing token") {
 		t.Errorf("error shown: %q", got)
 	}
 	if st := f.b.deviceState(t, "vent-p1"); st.At != "central" {

@@ -4,12 +4,13 @@
 
 import { h, debounce, fmtTime } from "./dom.js";
 import { t, getLang, setLang } from "./i18n.js";
-import { getJSON, mutate, getToken, setToken, setTokenPrompt, ApiError } from "./api.js";
+import { getJSON, mutate, setTokenPrompt, setSessionListener, loadSession, session, signOut, askAndSignIn, ApiError } from "./api.js";
 import { connect } from "./live.js";
 import { renderTotals, renderWard } from "./ward.js";
 import { renderDevices, renderDevicePage, actionMessage } from "./devices.js";
 import { renderAlerts, alertBadge } from "./alerts.js";
 import { renderMaintenance } from "./maint.js";
+import { renderAudit, auditQuery } from "./audit.js";
 
 const model = {
   site: null,
@@ -24,6 +25,8 @@ const model = {
   alertsError: "",
   maint: null, // GET api/v1/maintenance
   maintError: "",
+  audit: null, // GET api/v1/audit
+  auditError: "",
   overdue: new Set(), // devices whose work order is past its expected return
 };
 
@@ -36,6 +39,7 @@ const ui = {
   open: new Set(), // beds whose reason is expanded
   rendered: null, // the detail, language and message the device page shows
   sort: "id", dir: 1, kind: "", unit: "", state: "", q: "",
+  auditFilter: {}, // the Audit view's filter
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -181,6 +185,17 @@ async function loadMaint() {
   render();
 }
 
+async function loadAudit() {
+  try {
+    model.audit = await getJSON("api/v1/audit?" + auditQuery(ui.auditFilter));
+    model.auditError = "";
+  } catch (e) {
+    model.audit = null;
+    model.auditError = t("err.load", { what: t("audit.title"), error: e.reason || e.message });
+  }
+  render();
+}
+
 function onState(state) {
   model.conn = state;
   renderStatus();
@@ -252,6 +267,17 @@ function render() {
   $("#view-device").hidden = ui.view !== "device";
   $("#view-alerts").hidden = ui.view !== "alerts";
   $("#view-maintenance").hidden = ui.view !== "maintenance";
+  $("#view-audit").hidden = ui.view !== "audit";
+  if (ui.view === "audit") {
+    const key = [model.audit, model.auditError, getLang()];
+    if (!(ui.renderedAudit && key.every((v, i) => v === ui.renderedAudit[i]))) {
+      ui.renderedAudit = key;
+      renderAudit($("#view-audit"), model.audit, model.auditError, ui.auditFilter, (f) => {
+        ui.auditFilter = f;
+        loadAudit();
+      });
+    }
+  }
   if (ui.view === "maintenance") {
     const key = [model.maint, model.maintError, getLang()];
     if (!(ui.renderedMaint && key.every((v, i) => v === ui.renderedMaint[i]))) {
@@ -309,9 +335,12 @@ function dialog(el, onOpen) {
   });
 }
 
-async function askToken() {
+async function askToken(reason) {
   const input = $("#token-input");
   input.value = "";
+  const why = $("#token-reason");
+  why.hidden = !reason;
+  why.textContent = reason || "";
   const ok = await dialog($("#token-dialog"), () => {});
   return ok && input.value.trim() ? input.value.trim() : null;
 }
@@ -378,7 +407,11 @@ async function doAck(id) {
 }
 
 function renderTokenButton() {
-  $("#token-btn").textContent = t(getToken() ? "token.forget" : "token.set");
+  const s = session();
+  const btn = $("#token-btn");
+  btn.hidden = !s.tokens_configured;
+  btn.textContent = s.signed_in ? t("token.forget", { name: s.name, role: t("role." + s.role) }) : t("token.set");
+  btn.dataset.signedIn = String(!!s.signed_in);
   // The language button names the other language, in that language.
   $("#lang").lang = getLang() === "zh" ? "en" : "zh";
 }
@@ -401,19 +434,31 @@ function route() {
     }
     loadDetail();
   } else {
-    ui.view = { "#/devices": "devices", "#/alerts": "alerts", "#/maintenance": "maintenance" }[hash] || "ward";
+    ui.view = { "#/devices": "devices", "#/alerts": "alerts", "#/maintenance": "maintenance", "#/audit": "audit" }[hash] || "ward";
     ui.deviceId = "";
     if (prev !== ui.view) ui.message = null;
     if (ui.view === "alerts") loadAlerts();
     if (ui.view === "maintenance") loadMaint();
+    if (ui.view === "audit") loadAudit();
   }
   render();
   if (prev !== ui.view + ui.deviceId && document.readyState === "complete") $("#main").focus();
 }
 
+// streamClosed runs when the browser gave the event stream up: when the
+// reason is a session that ended (reading needs a token), sign in again.
+async function streamClosed() {
+  try {
+    const s = await loadSession();
+    if (s.read_requires_token && !s.signed_in) return askAndSignIn(t("token.read_needed"));
+  } catch (_) { /* the gateway is unreachable: retry later */ }
+  return false;
+}
+
 async function start() {
   setLang(getLang());
   setTokenPrompt(askToken);
+  setSessionListener(renderTokenButton);
   renderTokenButton();
   $("#lang").addEventListener("click", () => {
     setLang(getLang() === "zh" ? "en" : "zh");
@@ -421,12 +466,14 @@ async function start() {
     render();
   });
   $("#token-btn").addEventListener("click", async () => {
-    if (getToken()) setToken("");
-    else {
-      const tok = await askToken();
-      if (tok) setToken(tok);
+    try {
+      if (session().signed_in) await signOut();
+      else await askAndSignIn("", true);
+    } catch (e) {
+      ui.message = { text: t("err.action", { error: e.error || "error", reason: e.reason || e.message }), error: true };
     }
     renderTokenButton();
+    render();
   });
   document.addEventListener("toggle", (e) => {
     const d = e.target;
@@ -437,8 +484,13 @@ async function start() {
   window.addEventListener("hashchange", route);
   // The stream's first events (site, snapshot) are all the page needs to
   // render; no other request is waited for.
+  // Where reading needs a token, sign in before anything is fetched.
+  try {
+    const s = await loadSession();
+    if (s.read_requires_token && !s.signed_in) await askAndSignIn(t("token.read_needed"));
+  } catch (_) { /* an old gateway or a network error: the stream shows it */ }
   route();
-  connect({ onSite, onSnapshot, onTransition, onState });
+  connect({ onSite, onSnapshot, onTransition, onState, onClosed: streamClosed });
   // Ages ("since", "last seen") move on, and a lost event heals itself.
   setInterval(() => { refresh(true); if (ui.view === "device") loadDetail(); }, 30000);
   // Alerts change with the clock (for: durations), not only with events.

@@ -7,10 +7,11 @@
 /**
  * connect opens the stream and reports through handlers:
  *   onSite(site), onSnapshot(snapshot), onTransition(transition),
- *   onState("connecting"|"open"|"closed").
+ *   onState("connecting"|"open"|"closed"), and onClosed() when the browser
+ *   gave the stream up (may resolve true to reopen at once).
  * It returns a function that closes the stream for good.
  */
-export function connect({ onSite, onSnapshot, onTransition, onState }) {
+export function connect({ onSite, onSnapshot, onTransition, onState, onClosed }) {
   let es = null;
   let retryTimer = 0;
   let stopped = false;
@@ -38,7 +39,13 @@ export function connect({ onSite, onSnapshot, onTransition, onState }) {
         onState("closed");
         es.close();
         clearTimeout(retryTimer);
-        retryTimer = setTimeout(open, 5000);
+        // onClosed may sign in again (a session that ended): then reopen
+        // at once, else after a pause.
+        Promise.resolve(onClosed ? onClosed() : false).catch(() => false).then((signedIn) => {
+          if (stopped) return;
+          clearTimeout(retryTimer);
+          retryTimer = setTimeout(open, signedIn ? 0 : 5000);
+        });
       } else {
         // CONNECTING: the browser is retrying on its own.
         onState("closed");
