@@ -1,10 +1,15 @@
 package main
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/icugate/icugate/internal/testcerts"
 )
 
 // TestHealthExitStatus runs health against servers answering each way a
@@ -35,6 +40,7 @@ func TestHealthExitStatus(t *testing.T) {
 		{"timeout", []string{"-url", hung.URL + "/healthz"}, 1},
 		{"bad flag", []string{"-nosuch"}, 2},
 		{"bad url", []string{"-url", "::not a url"}, 1},
+		{"no cacert file", []string{"-url", status(http.StatusOK), "-cacert", "/nonexistent/ca.pem"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,4 +97,47 @@ func silentListener(t *testing.T) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// TestHealthOverHTTPSWithToken checks a gateway served over HTTPS by a
+// certificate of a private CA, whose health needs a token: -cacert
+// verifies it, -token-file authenticates; without the CA it is unhealthy.
+func TestHealthOverHTTPSWithToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	certs, err := testcerts.Write(dir, testcerts.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(certs.Cert, certs.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer health-token-0123456789" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	tok := filepath.Join(dir, "token")
+	if err := os.WriteFile(tok, []byte("health-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := srv.URL + "/readyz"
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"-url", url, "-cacert", certs.CA, "-token-file", tok}, 0},
+		{[]string{"-url", url, "-cacert", certs.CA}, 1},
+		{[]string{"-url", url, "-token-file", tok}, 1},
+	} {
+		if got := health(tt.args); got != tt.want {
+			t.Errorf("health(%q) = %d, want %d", tt.args, got, tt.want)
+		}
+	}
 }
