@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -51,5 +52,29 @@ func TestSampleStatesDefaults(t *testing.T) {
 	p := s.Profiles[s.Devices[3].Profile]
 	if want := "devices/" + s.Devices[3].ID + "/status"; p.Topic == "" || s.Devices[3].MQTT.Topic != want {
 		t.Errorf("sample mqtt topic %q, profile pattern %q", s.Devices[3].MQTT.Topic, p.Topic)
+	}
+}
+
+// TestAccessExamples checks configs/access: the example token file parses
+// with its three roles, and the http block loads into a site.
+func TestAccessExamples(t *testing.T) {
+	b, err := os.ReadFile("../configs/access/api-tokens.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := ParseAPITokens(string(b), "api-tokens.example")
+	if err != nil || len(toks) != 3 || toks[0].Role != RoleViewer || toks[1].Role != RoleEngineer || toks[2].Role != RoleAdmin {
+		t.Fatalf("example tokens: %+v, %v", toks, err)
+	}
+	block, err := os.ReadFile("../configs/access/http-https.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(writeSite(t, minimalSite+string(block), nil))
+	if err != nil {
+		t.Fatalf("site with the example http block: %v", err)
+	}
+	if !s.HTTP.ReadRequiresToken || s.HTTP.TLS == nil || !s.HTTP.HealthIsPublic() || s.HTTP.MetricsArePublic() {
+		t.Errorf("example http block: %+v", s.HTTP)
 	}
 }
