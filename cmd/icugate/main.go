@@ -3,7 +3,7 @@
 //
 //	icugate run -c SITE.yaml      run the gateway
 //	icugate check -c SITE.yaml    validate a site config and its profiles
-//	icugate probe ...             read one device once (commissioning)
+//	icugate probe ...             show one device's values once (commissioning)
 //	icugate keygen                make a report-signing key pair
 //	icugate version               print build information
 package main
@@ -29,7 +29,7 @@ var commands = []struct {
 	{"check", command{"validate a site config and every profile it uses", func(args []string) int {
 		return runCheck(args, os.Stdout, os.Stderr)
 	}}},
-	{"probe", command{"read one Modbus device once and show every value (commissioning)", runProbe}},
+	{"probe", command{"show one device's values: one Modbus read, or an MQTT device's next message (commissioning)", runProbe}},
 	{"keygen", command{"make a report-signing key pair (Ed25519)", func(args []string) int {
 		return keygen(args, os.Stdout, os.Stderr)
 	}}},

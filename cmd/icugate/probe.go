@@ -17,17 +17,58 @@ import (
 	"github.com/icugate/icugate/rules"
 )
 
-// runProbe reads one device once:
+// runProbe looks at one device once, for commissioning:
 //
-//	icugate probe -c SITE.yaml -device ID [-orders]
+//	icugate probe -c SITE.yaml -device ID [-orders] [-timeout D]   (Modbus device)
+//	icugate probe -c SITE.yaml -device ID [-wait D]                (MQTT device)
 //	icugate probe -address HOST:PORT -unit N -profile FILE [-rtu-over-tcp] [-orders]
 //
-// It prints every value with its raw registers in hex, the decoded value,
-// its unit and whether it is in its plausible range, then the serial and
-// the state the profile's rules derive. Exit status 0 only if the read
-// worked.
+// A Modbus device is read once: every value with its raw registers in
+// hex, the decoded value, its unit and whether it is in its plausible
+// range, then the serial and the state the profile's rules derive. An
+// MQTT device is waited for: the probe subscribes to its topic on the
+// site's broker and shows its next message the same way (see
+// probe_mqtt.go). Exit status 0 only if the read worked (Modbus) or a live
+// message decoded and the gateway would take it (MQTT); 1 for a problem
+// with the device or the broker; 2 for a usage or configuration error.
 func runProbe(args []string) int {
 	return probe(args, os.Stdout, os.Stderr)
+}
+
+// probeUsage heads the flag list of icugate probe -h.
+const probeUsage = `usage: icugate probe -c SITE.yaml -device ID [flags]
+       icugate probe -address HOST:PORT -unit N -profile FILE [flags]   (Modbus only)
+
+Modbus devices are read once. MQTT devices are waited for: the probe
+subscribes to the device's topic with its own client id and a clean
+session (the running gateway is not disturbed) and shows the next message,
+decoded as the gateway decodes it. A retained message is shown, marked as
+such, and the wait goes on for a live one.
+
+Exit status: 0 the read worked (Modbus) or a live message decoded and the
+gateway would take it (MQTT); 1 a problem with the device or the broker;
+2 a usage or configuration error.
+
+flags:
+`
+
+// modbusOnlyFlags are the flags that make no sense for an MQTT device.
+var modbusOnlyFlags = []string{"address", "unit", "profile", "rtu-over-tcp", "timeout", "orders"}
+
+// flagsFit says which flag given (set) does not fit the device's transport.
+func flagsFit(set map[string]bool, dev *config.Device) error {
+	if dev.MQTT != nil {
+		for _, name := range modbusOnlyFlags {
+			if set[name] {
+				return fmt.Errorf("-%s is for Modbus devices; device %s is an MQTT device (bound the wait for its next message with -wait)", name, dev.ID)
+			}
+		}
+		return nil
+	}
+	if set["wait"] {
+		return fmt.Errorf("-wait is for MQTT devices; %s is a Modbus device (%s): bound its answer with -timeout", dev.ID, dev.Transport())
+	}
+	return nil
 }
 
 func probe(args []string, stdout, stderr io.Writer) int {
@@ -35,19 +76,36 @@ func probe(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	site := fs.String("c", "", "site config file (with -device)")
 	devID := fs.String("device", "", "device id in the site config")
-	addr := fs.String("address", "", "host:port of the device or converter (without -c)")
+	addr := fs.String("address", "", "Modbus: host:port of the device or converter (without -c)")
 	unit := fs.Int("unit", 1, "Modbus unit id (without -c)")
-	profFile := fs.String("profile", "", "profile file (without -c)")
-	rtuOverTCP := fs.Bool("rtu-over-tcp", false, "RTU framing over raw TCP (serial converter), with -address")
-	timeout := fs.Duration("timeout", 0, "answer timeout (default: the device's, else 1s)")
-	orders := fs.Bool("orders", false, "show 32- and 64-bit values under all four word/byte orders")
+	profFile := fs.String("profile", "", "Modbus: profile file (without -c)")
+	rtuOverTCP := fs.Bool("rtu-over-tcp", false, "Modbus: RTU framing over raw TCP (serial converter), with -address")
+	timeout := fs.Duration("timeout", 0, "Modbus: answer timeout (default: the device's, else 1s)")
+	orders := fs.Bool("orders", false, "Modbus: show 32- and 64-bit values under all four word/byte orders")
+	wait := fs.Duration("wait", 0, "MQTT: how long to wait for the device's next message (default 3 heartbeat intervals, at least 10s)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, probeUsage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	dev, prof, err := probeTarget(*site, *devID, *addr, *unit, *profFile, *rtuOverTCP)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *wait < 0 {
+		fmt.Fprintln(stderr, "icugate probe: -wait must not be negative")
+		return 2
+	}
+	s, dev, prof, err := probeTarget(*site, *devID, *addr, *unit, *profFile, *rtuOverTCP)
+	if err == nil {
+		err = flagsFit(set, dev)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "icugate probe:", err)
 		return 2
+	}
+	if dev.MQTT != nil {
+		return probeMQTT(s, dev, *wait, stdout, stderr)
 	}
 	if *timeout > 0 {
 		dev.Modbus.Timeout = *timeout
@@ -63,43 +121,47 @@ func probe(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// probeTarget resolves the device and profile from a site or from flags.
-func probeTarget(site, devID, addr string, unit int, profFile string, rtu bool) (*config.Device, *config.Profile, error) {
+// probeTarget resolves the device and profile from a site (returned too)
+// or, for a Modbus device, from flags (site nil).
+func probeTarget(site, devID, addr string, unit int, profFile string, rtu bool) (*config.Site, *config.Device, *config.Profile, error) {
 	if site != "" {
 		if devID == "" {
-			return nil, nil, fmt.Errorf("-c needs -device ID")
+			return nil, nil, nil, fmt.Errorf("-c needs -device ID")
 		}
 		s, err := config.Load(site)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for i := range s.Devices {
 			d := &s.Devices[i]
 			if d.ID != devID {
 				continue
 			}
-			if d.Modbus == nil {
-				return nil, nil, fmt.Errorf("device %s is not a modbus device (%s)", devID, d.Transport())
+			if d.Modbus == nil && d.MQTT == nil {
+				return nil, nil, nil, fmt.Errorf("device %s has no transport (modbus or mqtt)", devID)
 			}
-			return d, s.Profiles[d.Profile], nil
+			return s, d, s.Profiles[d.Profile], nil
 		}
-		return nil, nil, fmt.Errorf("device %s not in %s", devID, site)
+		return nil, nil, nil, fmt.Errorf("device %s not in %s", devID, site)
 	}
 	if addr == "" || profFile == "" {
-		return nil, nil, fmt.Errorf("give -c SITE -device ID, or -address HOST:PORT -unit N -profile FILE")
+		return nil, nil, nil, fmt.Errorf("give -c SITE -device ID, or -address HOST:PORT -unit N -profile FILE")
 	}
 	if unit < 0 || unit > 255 {
-		return nil, nil, fmt.Errorf("-unit %d outside 0..255", unit)
+		return nil, nil, nil, fmt.Errorf("-unit %d outside 0..255", unit)
 	}
 	prof, err := config.LoadProfile(profFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	if prof.Transport() != "modbus" {
+		return nil, nil, nil, fmt.Errorf("profile %s is an MQTT profile: -address probes Modbus devices; probe an MQTT device with -c SITE -device ID", prof.Name)
 	}
 	m := &config.ModbusDevice{Address: addr, UnitID: unit}
 	if rtu {
 		m = &config.ModbusDevice{RTUOverTCP: addr, UnitID: unit}
 	}
-	return &config.Device{ID: addr, Kind: prof.Kind, Profile: prof.Name, Modbus: m}, prof, nil
+	return nil, &config.Device{ID: addr, Kind: prof.Kind, Profile: prof.Name, Modbus: m}, prof, nil
 }
 
 func printReading(w io.Writer, dev *config.Device, prof *config.Profile, r modbus.Reading, orders bool) {
@@ -136,35 +198,71 @@ func printReading(w io.Writer, dev *config.Device, prof *config.Profile, r modbu
 			fmt.Fprintf(w, "WARNING: %s = %s %s\n", v.Name, sampleString(&prof.Values[i], v.Sample), warn)
 		}
 	}
-	if prof.Serial != "" {
-		switch {
-		case dev.Serial == "":
-			fmt.Fprintf(w, "serial: %q\n", r.Serial)
-		case dev.Serial == r.Serial:
-			fmt.Fprintf(w, "serial: %q (matches the site config)\n", r.Serial)
-		default:
-			fmt.Fprintf(w, "serial: %q MISMATCH: the site config expects %q; the gateway will not trust this device\n", r.Serial, dev.Serial)
-		}
-	}
+	printSerial(w, dev, prof, r.Serial)
 	if !allIn {
 		fmt.Fprintln(w, "state: none: a value is outside its plausible range, so the gateway records this poll as an error")
 		return
 	}
-	c, err := prof.Rules.Derive(r.Samples)
+	printState(w, dev, prof, r.Samples, r.Serial)
+}
+
+// printSerial says whether the serial the device reported is the one the
+// site expects; nothing when the profile reads no serial.
+func printSerial(w io.Writer, dev *config.Device, prof *config.Profile, got string) {
+	if prof.Serial == "" {
+		return
+	}
+	switch {
+	case dev.Serial == "":
+		fmt.Fprintf(w, "serial: %q\n", got)
+	case dev.Serial == got:
+		fmt.Fprintf(w, "serial: %q (matches the site config)\n", got)
+	case got == "" && prof.TrustEmptySerial:
+		fmt.Fprintf(w, "serial: none reported; trusted all the same (profile %s: trust_empty_serial)\n", prof.Name)
+	default:
+		fmt.Fprintf(w, "serial: %q MISMATCH: the site config expects %q; the gateway will not trust this device\n", got, dev.Serial)
+	}
+}
+
+// printState prints the state the profile's rules derive from samples and
+// its cause, naming the values behind it as the gateway's transitions do;
+// a device whose serial is not the configured one is in fault whatever
+// the rules say.
+func printState(w io.Writer, dev *config.Device, prof *config.Profile, samples []rules.Sample, serial string) {
+	c, err := prof.Rules.Derive(samples)
 	if err != nil {
 		fmt.Fprintln(w, "state: rules failed:", err)
 		return
 	}
-	state := "standby"
+	cause := stateCause(prof.Rules, c, samples)
+	if dev.Serial != "" && serial != dev.Serial && (serial != "" || !prof.TrustEmptySerial) {
+		fmt.Fprintf(w, "state: fault (not trusted: serial %q, want %q); the rules alone give %s (%s)\n", serial, dev.Serial, c.State(), cause)
+		return
+	}
+	fmt.Fprintf(w, "state: %s (%s)\n", c.State(), cause)
+}
+
+// stateCause says which rule decided c and the values it read, in the
+// words of the gateway's device transitions.
+func stateCause(set *rules.Set, c rules.Condition, samples []rules.Sample) string {
+	because := func(what string, r rules.Rule) string {
+		if why := set.Explain(r, samples); why != "" {
+			return what + ": " + why
+		}
+		return what
+	}
 	switch {
 	case c.Fault:
-		state = "fault"
+		return because("fault rule true", rules.FaultRule)
 	case c.Maintenance:
-		state = "maintenance"
+		return because("maintenance rule true (device reports service mode)", rules.MaintenanceRule)
 	case c.InUse:
-		state = "in_use"
+		return because("in_use rule true", rules.InUseRule)
 	}
-	fmt.Fprintf(w, "state: %s (fault=%v maintenance=%v in_use=%v)\n", state, c.Fault, c.Maintenance, c.InUse)
+	if _, _, inUse := set.HasRule(); !inUse {
+		return "no in_use rule in the profile"
+	}
+	return because("in_use rule false", rules.InUseRule)
 }
 
 // implausible reports whether a decoded number looks like the wrong byte

@@ -1,12 +1,17 @@
 package mosquittotest
 
 import (
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 func TestStartStopRestart(t *testing.T) {
@@ -78,5 +83,40 @@ func TestNewOutsideATest(t *testing.T) {
 	if c, err := net.Dial("tcp", b.Addr()); err == nil {
 		c.Close()
 		t.Error("broker reachable after Stop")
+	}
+}
+
+// TestUsers: with Users set, the broker takes only those logins; anonymous
+// clients and wrong passwords are refused with the codes clients report.
+func TestUsers(t *testing.T) {
+	t.Parallel()
+	b := Start(t, Config{Users: map[string]string{"icugate": "s3cret", "biomed": "other"}})
+	connect := func(user, pass string) error {
+		o := paho.NewClientOptions().AddBroker(b.URL()).SetClientID("mosquittotest-" + user).
+			SetProtocolVersion(4).SetConnectTimeout(5 * time.Second).SetAutoReconnect(false)
+		if user != "" {
+			o.SetUsername(user).SetPassword(pass)
+		}
+		c := paho.NewClient(o)
+		tok := c.Connect()
+		if !tok.WaitTimeout(10 * time.Second) {
+			return errors.New("connect timed out")
+		}
+		if tok.Error() == nil {
+			c.Disconnect(50)
+		}
+		return tok.Error()
+	}
+	if err := connect("icugate", "s3cret"); err != nil {
+		t.Fatalf("right password refused: %v\n%s", err, b.Logs())
+	}
+	if err := connect("biomed", "other"); err != nil {
+		t.Fatalf("second user refused: %v\n%s", err, b.Logs())
+	}
+	for _, c := range []struct{ user, pass string }{{"icugate", "wrong"}, {"", ""}, {"nobody", "s3cret"}} {
+		err := connect(c.user, c.pass)
+		if !errors.Is(err, packets.ErrorRefusedNotAuthorised) && !errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword) {
+			t.Errorf("login %q/%q: %v, want refused", c.user, c.pass, err)
+		}
 	}
 }
