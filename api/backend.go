@@ -65,6 +65,12 @@ type Backend interface {
 	alertsBackend
 	// Maintenance lists open work orders and preventive maintenance due.
 	Maintenance() (MaintenanceView, error)
+	// Usage builds the usage report q asks for (GET /api/v1/usage) from
+	// the stored days and the day in progress. It reads the state store:
+	// a long range of a large site takes a while, so it must return soon
+	// after ctx ends, with an error wrapping ctx.Err(). A q.ID that names
+	// nothing gives a report without totals.
+	Usage(ctx context.Context, q UsageQuery) (UsageReport, error)
 }
 
 // MaintenanceRequest is PUT /api/v1/devices/{id}/maintenance: on or off,

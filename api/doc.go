@@ -21,6 +21,10 @@
 //	GET  /api/v1/capacity                  the capacity document (PRODUCT §9)
 //	GET  /api/v1/capacity/fhir             the same counts as a FHIR MeasureReport
 //	GET  /api/v1/events                    server-sent events (see below); 503 when too many are open
+//	GET  /api/v1/usage?by=&from=&to=&days=&id=&format=
+//	                                       hours per state, availability and utilisation per device,
+//	                                       kind or unit and day, with totals; format=csv (or Accept:
+//	                                       text/csv) downloads it (see Usage reports below)
 //	PUT  /api/v1/devices/{id}/maintenance  {"on": true|false}
 //	PUT  /api/v1/devices/{id}/assignment   {"at": "BED_OR_POOL_ID"}
 //	POST /api/v1/reload                    re-read the config (empty body or {})
@@ -28,6 +32,31 @@
 //
 // Filters take comma-separated or repeated values; an unknown parameter or
 // value is a 400 naming what is accepted.
+//
+// # Usage reports
+//
+// GET /api/v1/usage reports, for each device, kind or unit (by=device,
+// the default, by=kind, by=unit; the hospital's store is the unit
+// "(store)") and each local day of the range, the hours in use, standby,
+// offline, fault and maintenance, the hours observed, the number of
+// devices with data, and
+//
+//	availability % = 100 × (in_use + standby) / observed
+//	utilisation %  = 100 × in_use / (in_use + standby)
+//
+// (null when the denominator is zero: a day without data is "no_data",
+// never 0 %), then each group's total over the range and the total of all
+// groups. The range is from..to (YYYY-MM-DD, both included, the gateway's
+// time zone), or the days=N days ending at to; to defaults to today, the
+// range to 7 days. At most 366 days per request, none after today nor
+// before the oldest day kept (store.UsageRetentionDays, 731). id=
+// restricts the report to one group. format=csv answers a CSV file
+// (Content-Disposition: attachment) with the header
+// day,<by>,kind,units,devices,in_use_hours,standby_hours,offline_hours,
+// fault_hours,maintenance_hours,observed_hours,availability_pct,
+// utilisation_pct; the totals are the rows whose day is "total", the last
+// one with id "(all)". A bad parameter is a 400 naming it.
+// docs/usage-reports.md says what is counted and how.
 //
 // # Hosts
 //

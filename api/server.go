@@ -278,6 +278,7 @@ func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
 			r.Post("/reload", s.postReload)
 			r.Get("/alerts", s.getAlerts)
 			r.Get("/maintenance", s.getMaintenance)
+			r.Get("/usage", s.getUsage)
 			r.Post("/alerts/ack", s.postAlertAck)
 			r.Get("/audit", s.getAudit)
 		})

@@ -406,3 +406,10 @@ func (b *testBackend) AckAlert(_ context.Context, id, by, comment string) (alert
 	}
 	return alerts.Alert{}, fmt.Errorf("alert %q: %w", id, alerts.ErrUnknown)
 }
+
+// Usage serves made-up daily usage for the configured devices (fakeUsage).
+func (b *testBackend) Usage(ctx context.Context, q UsageQuery) (UsageReport, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return fakeUsage(b.site, q, b.now), nil
+}

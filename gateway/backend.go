@@ -57,7 +57,7 @@ func (b Backend) Device(id string) (api.DeviceDetail, bool) {
 	for _, v := range vals.Values {
 		d.Values = append(d.Values, api.DeviceValue{Name: v.Name, Value: v.Value, Text: v.Text, Unit: v.Unit, MDC: v.MDC})
 	}
-	d.Usage = b.g.details.daily(id, b.g.now(), usageDays)
+	d.Usage = b.g.deviceUsage(id, b.g.now(), usageDays)
 	if dev := deviceByID(b.g.Site(), id); dev != nil {
 		d.PMDue = dev.PMDue
 	}
@@ -177,67 +177,9 @@ func (b Backend) Audit(e api.AuditEntry) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// accountDaily adds each device's utilisation since the previous snapshot
-// to the current local day. Called by the loop after each snapshot.
-func (d *details) accountDaily(snap *pipeline.Snapshot) {
-	day := snap.AsOf.Local().Format(time.DateOnly)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.lastUtil == nil {
-		d.lastUtil = map[string]pipeline.Utilisation{}
-		d.days = map[string]map[string]*api.UsageDay{}
-	}
-	for i := range snap.Devices {
-		dev := &snap.Devices[i]
-		prev, ok := d.lastUtil[dev.ID]
-		d.lastUtil[dev.ID] = dev.Utilisation
-		if !ok {
-			continue
-		}
-		byDay := d.days[dev.ID]
-		if byDay == nil {
-			byDay = map[string]*api.UsageDay{}
-			d.days[dev.ID] = byDay
-		}
-		u := byDay[day]
-		if u == nil {
-			u = &api.UsageDay{Day: day}
-			byDay[day] = u
-			if len(byDay) > usageDays+1 {
-				oldest := ""
-				for k := range byDay {
-					if oldest == "" || k < oldest {
-						oldest = k
-					}
-				}
-				delete(byDay, oldest)
-			}
-		}
-		cur := dev.Utilisation
-		u.InUse += (cur.InUse - prev.InUse) / 3600
-		u.Standby += (cur.Standby - prev.Standby) / 3600
-		u.Offline += (cur.Offline - prev.Offline) / 3600
-		u.Fault += (cur.Fault - prev.Fault) / 3600
-		u.Maintenance += (cur.Maintenance - prev.Maintenance) / 3600
-	}
-}
-
-// daily is a device's usage per day for the last n days, oldest first,
-// with days without data present at zero.
-func (d *details) daily(dev string, now time.Time, n int) []api.UsageDay {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	out := make([]api.UsageDay, 0, n)
-	for i := n - 1; i >= 0; i-- {
-		day := now.Local().AddDate(0, 0, -i).Format(time.DateOnly)
-		if u := d.days[dev][day]; u != nil {
-			out = append(out, *u)
-		} else {
-			out = append(out, api.UsageDay{Day: day})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Day < out[j].Day })
-	return out
+// Usage builds a usage report (gateway/usage.go).
+func (b Backend) Usage(ctx context.Context, q api.UsageQuery) (api.UsageReport, error) {
+	return b.g.usageReport(ctx, q)
 }
 
 // Degraded lists what the gateway is configured to do but cannot.

@@ -4,7 +4,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/icugate/icugate/api"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
 	"github.com/icugate/icugate/rules"
@@ -23,9 +22,8 @@ type details struct {
 	history map[string][]pipeline.Transition
 	// base is usage accumulated in earlier runs, by device and state.
 	base map[string]map[string]float64
-	// lastUtil and days hold the daily usage the device page shows.
-	lastUtil map[string]pipeline.Utilisation
-	days     map[string]map[string]*api.UsageDay
+	// days is the usage per day, device and unit (usage.go).
+	days dailyUsage
 }
 
 // DeviceValues are a device's last decoded values.

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/icugate/icugate/api"
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/pipeline"
 	"github.com/icugate/icugate/rules"
@@ -92,46 +90,6 @@ func TestDetailsUsage(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("totalUsage = %v, want %v", got, want)
-	}
-}
-
-// Daily usage adds each snapshot's growth, in hours, to its local day; the
-// device page shows the last n days oldest first, zero where nothing was
-// recorded, and days beyond usageDays+1 are forgotten.
-func TestDetailsDailyUsage(t *testing.T) {
-	t.Parallel()
-	d := newDetails()
-	day0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.Local)
-	snapAt := func(at time.Time, inUse float64) *pipeline.Snapshot {
-		return &pipeline.Snapshot{AsOf: at, Devices: []pipeline.DeviceStatus{{ID: "a", Utilisation: pipeline.Utilisation{InUse: inUse}}}}
-	}
-	d.accountDaily(snapAt(day0, 0)) // the first snapshot only sets the mark
-	d.accountDaily(snapAt(day0.Add(time.Hour), 3600))
-	d.accountDaily(snapAt(day0.Add(25*time.Hour), 3600+1800))
-	got := d.daily("a", day0.Add(25*time.Hour), 3)
-	want := []float64{0, 1, 0.5}
-	if len(got) != 3 {
-		t.Fatalf("%d days, want 3", len(got))
-	}
-	for i := range got {
-		if got[i].InUse != want[i] {
-			t.Errorf("day %s in use %v h, want %v", got[i].Day, got[i].InUse, want[i])
-		}
-	}
-	if !slices.IsSortedFunc(got, func(a, b api.UsageDay) int { return strings.Compare(a.Day, b.Day) }) {
-		t.Errorf("days not oldest first: %+v", got)
-	}
-	for i := range 30 {
-		d.accountDaily(snapAt(day0.Add(time.Duration(26+24*i)*time.Hour), 5400+float64(i)))
-	}
-	d.mu.RLock()
-	n := len(d.days["a"])
-	d.mu.RUnlock()
-	if n > usageDays+1 {
-		t.Errorf("%d days kept, want at most %d", n, usageDays+1)
-	}
-	if got := d.daily("unknown", day0, 2); len(got) != 2 || got[0].InUse != 0 {
-		t.Errorf("an unknown device's days %+v, want 2 empty days", got)
 	}
 }
 

@@ -471,19 +471,24 @@ func (g *Gateway) restore(eng *pipeline.Engine) {
 	} else {
 		g.details.setBaseUsage(us)
 	}
+	g.restoreUsageDays()
 	eng.Transitions(nil)
 }
 
-// saveUsage stores accumulated usage (this run's plus earlier runs').
+// saveUsage stores accumulated usage (this run's plus earlier runs') and,
+// in the same transaction, the daily usage changed since the last save;
+// once a day it prunes the days beyond the retention.
 func (g *Gateway) saveUsage() {
 	snap := g.snap.Load()
 	if snap == nil || g.store == nil {
 		return
 	}
-	if err := g.store.SaveUsage(g.details.totalUsage(snap)); err != nil {
+	if err := g.store.SaveUsageDays(g.details.totalUsage(snap), g.details.days.toSave()); err != nil {
 		g.health.set("state store", fmt.Sprintf("cannot save changes (%v)", err))
 		g.log.Error("saving usage", "err", err)
 		return
 	}
+	g.details.days.saved(g.now())
+	g.pruneUsageDays(g.now())
 	g.health.set("state store", "")
 }

@@ -182,21 +182,9 @@ func (s *Store) Assignments() (map[string]Assignment, error) {
 }
 
 // SaveUsage stores accumulated seconds per state for every device, in one
-// transaction.
+// transaction (SaveUsageDays also stores daily usage with them).
 func (s *Store) SaveUsage(usage map[string]map[string]float64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsage)
-		for dev, u := range usage {
-			buf, err := json.Marshal(u)
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(dev), buf); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.SaveUsageDays(usage, nil)
 }
 
 // Usage returns the accumulated seconds per state by device.
