@@ -1,0 +1,243 @@
+package inventory
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Mapping says how a CMMS export's columns and values become devices. The
+// zero Mapping (or DefaultMapping) reads icugate's own columns and the
+// common English and Chinese headers; a mapping file (configs/inventory/
+// mapping.yaml documents every key) adds the names of a hospital's CMMS.
+type Mapping struct {
+	// Columns names, per field, the headers the field is read from. A
+	// field listed here is read only from these headers; the others keep
+	// their default names.
+	Columns map[string][]string `yaml:"columns"`
+	// Kinds maps the CMMS's device kinds to icugate's (呼吸机: ventilator),
+	// on top of the defaults. A kind mapped to "skip" skips its rows
+	// (devices the gateway does not read, such as infusion pumps).
+	Kinds map[string]string `yaml:"kinds"`
+	// Profiles picks the profile of a row without one from its vendor and
+	// model. Rows are tried in order; then the vendor and model each
+	// profile file states.
+	Profiles []ProfileRule `yaml:"profiles"`
+	// Locations maps CMMS locations to bed or pool ids ("ICU-A 3床":
+	// gicu-03). A location not listed is taken as a bed or pool id as it is.
+	Locations map[string]string `yaml:"locations"`
+	// SkipStatus lists the asset statuses whose rows are not imported.
+	// Default: 报废, 已报废, 待报废, 停用, 已停用, 闲置报废, scrapped,
+	// retired, disposed, decommissioned. An empty list skips none.
+	SkipStatus *[]string `yaml:"skip_status"`
+	// Defaults gives a field's value for rows whose cell is empty or whose
+	// export has no such column (protocol: modbus-tcp, interval: 2s).
+	Defaults map[string]string `yaml:"defaults"`
+	// ModbusPort is added to a Modbus TCP address given without a port.
+	// Default 502.
+	ModbusPort int `yaml:"modbus_port"`
+}
+
+// ProfileRule maps a vendor and model to a profile. Model "*" matches
+// every model of the vendor.
+type ProfileRule struct {
+	Vendor  string `yaml:"vendor"`
+	Model   string `yaml:"model"`
+	Profile string `yaml:"profile"`
+}
+
+// DefaultModbusPort is the Modbus TCP port.
+const DefaultModbusPort = 502
+
+// LoadMapping reads a mapping file strictly (an unknown key is an error)
+// and checks it; problems carry the file and line.
+func LoadMapping(path string) (*Mapping, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("mapping: %w", err)
+	}
+	return ParseMapping(path, data)
+}
+
+// ParseMapping is LoadMapping on data read already.
+func ParseMapping(path string, data []byte) (*Mapping, error) {
+	m := &Mapping{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	ps := &problems{file: path}
+	if err := dec.Decode(m); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			ps.list = append(ps.list, yamlProblem(path, strings.TrimPrefix(err.Error(), "yaml: ")))
+			return nil, ps.err()
+		}
+		for _, msg := range te.Errors {
+			ps.list = append(ps.list, yamlProblem(path, msg))
+		}
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	line := func(path ...string) int { return nodeLine(&root, path...) }
+	for _, f := range sortedKeys(m.Columns) {
+		if _, ok := defaultHeaders[f]; !ok {
+			ps.list = append(ps.list, Problem{File: path, Line: line("columns", f), Message: fmt.Sprintf("columns: unknown field %q: want one of %s", f, strings.Join(fieldNames(), ", "))})
+		}
+	}
+	for _, f := range sortedKeys(m.Defaults) {
+		if _, ok := defaultHeaders[f]; !ok || f == FieldAssetID {
+			ps.list = append(ps.list, Problem{File: path, Line: line("defaults", f), Message: fmt.Sprintf("defaults: %q cannot have a default: want one of the fields but asset_id", f)})
+		}
+	}
+	for i, r := range m.Profiles {
+		if r.Vendor == "" || r.Model == "" || r.Profile == "" {
+			ps.list = append(ps.list, Problem{File: path, Line: nodeLine(&root, "profiles") + 1 + i, Message: fmt.Sprintf("profiles[%d]: give vendor, model (or \"*\") and profile", i)})
+		}
+	}
+	if m.ModbusPort < 0 || m.ModbusPort > 65535 {
+		ps.list = append(ps.list, Problem{File: path, Line: line("modbus_port"), Message: "modbus_port: want a port 1..65535"})
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func yamlProblem(file, msg string) Problem {
+	p := Problem{File: file, Message: msg}
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, ok := strings.Cut(rest, ": "); ok {
+			fmt.Sscanf(n, "%d", &p.Line)
+			p.Message = after
+		}
+	}
+	return p
+}
+
+// nodeLine is the line of the value at a path of mapping keys, or of the
+// deepest key found.
+func nodeLine(n *yaml.Node, path ...string) int {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, k := range path {
+		found := false
+		for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				n, line, found = n.Content[i+1], n.Content[i].Line, true
+				break
+			}
+		}
+		if !found {
+			break
+		}
+	}
+	return line
+}
+
+// DefaultMapping is the mapping without a mapping file.
+func DefaultMapping() *Mapping { return &Mapping{} }
+
+// headers are the normalised header names a field is read from.
+func (m *Mapping) headers(field string) []string {
+	names := defaultHeaders[field]
+	if m != nil && len(m.Columns[field]) > 0 {
+		names = m.Columns[field]
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = normHeader(n)
+	}
+	return out
+}
+
+// knownHeaders counts the cells that name a field: how the header row is
+// told from title rows above it.
+func (m *Mapping) knownHeaders(cells []string) int {
+	n := 0
+	for _, c := range cells {
+		if c = normHeader(c); c == "" {
+			continue
+		}
+		for f := range defaultHeaders {
+			if slices.Contains(m.headers(f), c) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// kind maps a CMMS kind to icugate's, or "" when it is unknown.
+func (m *Mapping) kind(v string, profileKinds map[string]bool) string {
+	n := normValue(v)
+	if m != nil {
+		for k, to := range m.Kinds {
+			if normValue(k) == n {
+				return to
+			}
+		}
+	}
+	if to, ok := defaultKinds[n]; ok {
+		return to
+	}
+	if profileKinds[n] {
+		return n
+	}
+	return ""
+}
+
+// skipped reports whether an asset status marks a row not to import.
+func (m *Mapping) skipped(status string) bool {
+	list := defaultSkipStatus
+	if m != nil && m.SkipStatus != nil {
+		list = *m.SkipStatus
+	}
+	n := normValue(status)
+	return n != "" && slices.ContainsFunc(list, func(s string) bool { return normValue(s) == n })
+}
+
+// location maps a CMMS location to a bed or pool id.
+func (m *Mapping) location(v string) string {
+	if m != nil {
+		if to, ok := m.Locations[v]; ok {
+			return to
+		}
+	}
+	return v
+}
+
+func (m *Mapping) modbusPort() int {
+	if m != nil && m.ModbusPort > 0 {
+		return m.ModbusPort
+	}
+	return DefaultModbusPort
+}
+
+func (m *Mapping) defaultValue(field string) string {
+	if m == nil {
+		return ""
+	}
+	return strings.TrimSpace(m.Defaults[field])
+}
+
+func fieldNames() []string {
+	return sortedKeys(defaultHeaders)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
