@@ -49,6 +49,10 @@ func (f *DeviceFile) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// MaxDeviceFileSize is the largest devices file Load reads, as for a site
+// file: 4 MiB, some 25,000 devices written one per line.
+const MaxDeviceFileSize = maxFileSize
+
 // LoadWithDeviceFile loads the site at path as Load does, but as if the
 // devices file file held data instead of what is on disk, and, when the
 // site's device_files does not list file, as if it were listed last. file
@@ -64,6 +68,9 @@ func LoadWithDeviceFile(path, file string, data []byte) (*Site, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, fmt.Errorf("config: devices file %s: %w", file, err)
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("config: devices file %s: %w", file, refusal(fmt.Sprintf("larger than %d MiB: split the devices over several files", maxFileSize>>20)))
 	}
 	return loadSiteWith(path, site, &overlay{file: file, abs: abs, data: data})
 }

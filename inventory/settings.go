@@ -23,7 +23,9 @@ func (c *converter) settings(r Row, get func(string) (string, string), d *config
 		if v == "" {
 			continue
 		}
-		bad := func(format string, args ...any) { c.ps.add(r.Num, col, "%s %q: %s", f, v, fmt.Sprintf(format, args...)) }
+		bad := func(format string, args ...any) {
+			c.ps.add(r.Num, col, "%s %q: %s", f, v, fmt.Sprintf(format, args...))
+		}
 		notFor := func() { c.ps.add(r.Num, col, "%s is not a setting of a %s device: leave it empty", f, transport) }
 		switch f {
 		case FieldInterval:
