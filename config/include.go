@@ -60,6 +60,12 @@ const MaxDeviceFileSize = maxFileSize
 // DeviceFiles or as any other path to the same file. Problems in data are
 // reported against file. icugate import uses it to check devices with every
 // rule icugate check applies before it writes them.
+//
+// Unlike Load, it returns the site along with its *Problems whenever the
+// site file itself could be decoded: a tool that replaces the devices file
+// needs the site's units, beds and profiles even while the devices file
+// it is about to replace (or the lack of one) makes the site fail its
+// check. Such a site must not be run.
 func LoadWithDeviceFile(path, file string, data []byte) (*Site, error) {
 	site, err := readFile(path)
 	if err != nil {

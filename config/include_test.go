@@ -220,3 +220,16 @@ func TestChangedDeviceFileIsWhatTheNextLoadSees(t *testing.T) {
 	_, err := Load(path)
 	expectProblems(t, path, err, []problem{{"devices.yaml", 2, `device m3: at "b7" is neither a bed nor a pool`}})
 }
+
+// The inventory sample site (configs/inventory) loads with the devices
+// file icugate import wrote for it.
+func TestShippedInventorySite(t *testing.T) {
+	t.Parallel()
+	s, err := Load("../configs/inventory/site.yaml")
+	if err != nil {
+		t.Fatalf("Load:\n%v", err)
+	}
+	if len(s.DeviceFiles) != 1 || len(s.DeviceFiles[0].Devices) != len(s.Devices) || len(s.Devices) == 0 {
+		t.Errorf("devices %d, files %+v", len(s.Devices), s.DeviceFiles)
+	}
+}

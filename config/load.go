@@ -141,6 +141,9 @@ func loadSiteWith(path string, data []byte, ov *overlay) (*Site, error) {
 	l.validate()
 	l.relocate()
 	if err := l.c.err(); err != nil {
+		if ov != nil {
+			return s, err // LoadWithDeviceFile: the site as far as it loaded
+		}
 		return nil, err
 	}
 	return s, nil

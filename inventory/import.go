@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -50,9 +51,9 @@ type Plan struct {
 	// UnreadSerials counts, per profile, rows whose serial the profile
 	// cannot read: checked for duplicates, not written.
 	UnreadSerials map[string]int
-	// CurrentBroken is set when the site did not load as it is (its
-	// devices file is what is broken): Diff is then against the site
-	// without that file.
+	// CurrentBroken says why the site does not pass its check as it is
+	// (often the devices file being replaced, or its absence before the
+	// first import); Diff is against the devices that did load.
 	CurrentBroken error
 	Diff          Diff
 	// Content is the devices file.
@@ -86,17 +87,11 @@ func Prepare(in Import) (*Plan, error) {
 	if m == nil {
 		m = DefaultMapping()
 	}
-	cur, target, broken, err := currentSite(in)
+	cur, target, listed, broken, err := currentSite(in)
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{Target: target, Skipped: map[string]int{}, CurrentBroken: broken}
-	// A site that loads only without the target lists it: an empty file
-	// in its place fixes nothing otherwise.
-	plan.Included = broken != nil
-	for _, f := range cur.DeviceFiles {
-		plan.Included = plan.Included || samePath(f.Path, target)
-	}
+	plan := &Plan{Target: target, Included: listed, Skipped: map[string]int{}, CurrentBroken: broken}
 	x := newSiteIndex(cur, target)
 	ps := &problems{file: in.Source}
 	t, shape := ReadTable(in.Source, in.Data, in.Encoding, m)
@@ -148,57 +143,76 @@ func Prepare(in Import) (*Plan, error) {
 	return plan, nil
 }
 
-// currentSite loads the site as it is, and finds the target. A site that
-// does not load because of the devices file being replaced is loaded
-// without it (broken says why); any other problem of the site is returned:
-// it must be fixed first.
-func currentSite(in Import) (site *config.Site, target string, broken, err error) {
-	site, err = config.Load(in.Site)
-	var probs *config.Problems
-	if err != nil && !errors.As(err, &probs) {
-		return nil, "", nil, err
-	}
+// currentSite loads the site as it is, with the target as it is on disk
+// (none when it does not exist yet). The site comes back even when it does
+// not pass its check, with its problems (broken): the devices file about to
+// be replaced, or the lack of one, is often why (a site whose devices all
+// live in that file has none without it). The check of the new file
+// reports whatever remains. Only a site file that cannot be read or
+// decoded at all stops the import here.
+func currentSite(in Import) (site *config.Site, target string, listed bool, broken, err error) {
+	files := listedDeviceFiles(in.Site)
 	target = in.Target
-	if probs == nil {
-		if target == "" && len(site.DeviceFiles) == 0 {
-			return nil, "", nil, &NoTargetError{Site: in.Site}
-		}
-		if target == "" {
-			target = site.DeviceFiles[0].Path
-		}
-		return site, target, nil, nil
-	}
 	if target == "" {
-		// A site that lists a devices file not written yet (the first
-		// import) does not load; its first entry is still the target.
-		if target = firstDeviceFile(in.Site); target == "" {
-			return nil, "", nil, fmt.Errorf("%s does not pass its check (icugate check -c %s); fix it first:\n%w", in.Site, in.Site, err)
+		if len(files) == 0 {
+			if _, err := os.Stat(in.Site); err != nil {
+				return nil, "", false, nil, fmt.Errorf("read site: %w", err)
+			}
+			return nil, "", false, nil, &NoTargetError{Site: in.Site}
 		}
+		target = files[0]
 	}
-	base, err2 := config.LoadWithDeviceFile(in.Site, target, []byte("devices: []\n"))
-	if err2 != nil {
-		return nil, "", nil, fmt.Errorf("%s has problems besides %s; fix them first (icugate check -c %s):\n%w", in.Site, target, in.Site, err2)
+	for _, f := range files {
+		listed = listed || samePath(f, target)
 	}
-	return base, target, err, nil
+	current, err := os.ReadFile(target)
+	exists := err == nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		current = []byte("devices: []\n")
+	case err != nil:
+		return nil, "", false, nil, fmt.Errorf("read the current devices file: %w", err)
+	}
+	site, err = config.LoadWithDeviceFile(in.Site, target, current)
+	var probs *config.Problems
+	switch {
+	case site == nil:
+		return nil, "", false, nil, fmt.Errorf("%s cannot be read as a site; fix it first (icugate check -c %s):\n%w", in.Site, in.Site, err)
+	case errors.As(err, &probs):
+		broken = err
+	case err != nil:
+		return nil, "", false, nil, err
+	case listed && !exists:
+		broken = fmt.Errorf("%s does not exist yet", target)
+	}
+	return site, target, listed, broken, nil
 }
 
-// firstDeviceFile is the site's first device_files entry, resolved, read
-// without checking the site; "" when there is none.
-func firstDeviceFile(site string) string {
+// listedDeviceFiles are the site's device_files entries, resolved against
+// its directory, read without checking the site (which may not pass its
+// check before the first import).
+func listedDeviceFiles(site string) []string {
 	data, err := os.ReadFile(site)
 	if err != nil {
-		return ""
+		return nil
 	}
 	var s struct {
 		DeviceFiles []string `yaml:"device_files"`
 	}
-	if yaml.Unmarshal(data, &s) != nil || len(s.DeviceFiles) == 0 || s.DeviceFiles[0] == "" {
-		return ""
+	if yaml.Unmarshal(data, &s) != nil {
+		return nil
 	}
-	if filepath.IsAbs(s.DeviceFiles[0]) {
-		return s.DeviceFiles[0]
+	var out []string
+	for _, f := range s.DeviceFiles {
+		if f == "" {
+			continue
+		}
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(filepath.Dir(site), f)
+		}
+		out = append(out, f)
 	}
-	return filepath.Join(filepath.Dir(site), s.DeviceFiles[0])
+	return out
 }
 
 // fileHeader is the devices file's comment: where it came from and how to

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -84,7 +86,7 @@ func ParseMapping(path string, data []byte) (*Mapping, error) {
 	}
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
-	line := func(path ...string) int { return nodeLine(&root, path...) }
+	line := func(path ...any) int { return nodeLine(&root, path...) }
 	for _, f := range sortedKeys(m.Columns) {
 		if _, ok := defaultHeaders[f]; !ok {
 			ps.list = append(ps.list, Problem{File: path, Line: line("columns", f), Message: fmt.Sprintf("columns: unknown field %q: want one of %s", f, strings.Join(fieldNames(), ", "))})
@@ -97,7 +99,7 @@ func ParseMapping(path string, data []byte) (*Mapping, error) {
 	}
 	for i, r := range m.Profiles {
 		if r.Vendor == "" || r.Model == "" || r.Profile == "" {
-			ps.list = append(ps.list, Problem{File: path, Line: nodeLine(&root, "profiles") + 1 + i, Message: fmt.Sprintf("profiles[%d]: give vendor, model (or \"*\") and profile", i)})
+			ps.list = append(ps.list, Problem{File: path, Line: line("profiles", i), Message: fmt.Sprintf("profiles[%d]: give vendor, model (or \"*\") and profile", i)})
 		}
 	}
 	if m.ModbusPort < 0 || m.ModbusPort > 65535 {
@@ -109,35 +111,51 @@ func ParseMapping(path string, data []byte) (*Mapping, error) {
 	return m, nil
 }
 
+// unknownKey is yaml.v3's message for a key the Mapping does not have.
+var unknownKey = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+
 func yamlProblem(file, msg string) Problem {
 	p := Problem{File: file, Message: msg}
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if n, after, ok := strings.Cut(rest, ": "); ok {
-			fmt.Sscanf(n, "%d", &p.Line)
+			p.Line, _ = strconv.Atoi(n)
 			p.Message = after
 		}
+	}
+	if m := unknownKey.FindStringSubmatch(p.Message); m != nil {
+		p.Message = fmt.Sprintf("unknown key %q; check its spelling and indentation", m[1])
 	}
 	return p
 }
 
-// nodeLine is the line of the value at a path of mapping keys, or of the
-// deepest key found.
-func nodeLine(n *yaml.Node, path ...string) int {
+// nodeLine is the line of the node at a path of mapping keys and
+// sequence indexes, or of the deepest one found.
+func nodeLine(n *yaml.Node, path ...any) int {
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
 	line := n.Line
-	for _, k := range path {
-		found := false
-		for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				n, line, found = n.Content[i+1], n.Content[i].Line, true
-				break
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == k {
+					next = n.Content[i+1]
+					line = n.Content[i].Line
+					break
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				line = next.Line
 			}
 		}
-		if !found {
+		if next == nil {
 			break
 		}
+		n = next
 	}
 	return line
 }

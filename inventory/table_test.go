@@ -162,7 +162,7 @@ func TestFirstImportIntoAnAbsentFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Prepare:\n%v", err)
 	}
-	if plan.CurrentBroken == nil || !strings.Contains(plan.CurrentBroken.Error(), "not found") || len(plan.Diff.Added) != 1 || plan.Diff.Unchanged != 2 {
+	if plan.CurrentBroken == nil || !strings.Contains(plan.CurrentBroken.Error(), "devices.yaml does not exist yet") || len(plan.Diff.Added) != 1 || plan.Diff.Unchanged != 2 {
 		t.Errorf("broken %v, diff %+v", plan.CurrentBroken, plan.Diff)
 	}
 	if _, err := plan.Write(); err != nil {
