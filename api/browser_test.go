@@ -131,7 +131,7 @@ func TestBrowserMaintenanceThroughTheUI(t *testing.T) {
 		chromedp.Navigate(b.url+"/#/device/vent-a2"),
 		b.visible(`#maint-btn[aria-pressed="false"]`),
 		b.visible(`#history-h`),
-		b.visible(`.usage li`),
+		b.visible(`#dev-usage-chart`),
 	)
 	back := time.Now().AddDate(0, 0, 2).Format(time.DateOnly)
 	b.do("ask for maintenance, fill in the work order, give the token",

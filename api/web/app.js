@@ -11,6 +11,7 @@ import { renderDevices, renderDevicePage, actionMessage } from "./devices.js";
 import { renderAlerts, alertBadge } from "./alerts.js";
 import { renderMaintenance } from "./maint.js";
 import { renderAudit, auditQuery } from "./audit.js";
+import { renderUsage } from "./usage.js";
 
 const model = {
   site: null,
@@ -268,6 +269,8 @@ function render() {
   $("#view-alerts").hidden = ui.view !== "alerts";
   $("#view-maintenance").hidden = ui.view !== "maintenance";
   $("#view-audit").hidden = ui.view !== "audit";
+  $("#view-usage").hidden = ui.view !== "usage";
+  if (ui.view === "usage") renderUsage($("#view-usage"), location.hash, model.site);
   if (ui.view === "audit") {
     const key = [model.audit, model.auditError, getLang()];
     if (!(ui.renderedAudit && key.every((v, i) => v === ui.renderedAudit[i]))) {
@@ -434,7 +437,8 @@ function route() {
     }
     loadDetail();
   } else {
-    ui.view = { "#/devices": "devices", "#/alerts": "alerts", "#/maintenance": "maintenance", "#/audit": "audit" }[hash] || "ward";
+    ui.view = { "#/devices": "devices", "#/alerts": "alerts", "#/maintenance": "maintenance", "#/audit": "audit" }[hash] ||
+      (hash.startsWith("#/usage") ? "usage" : "ward");
     ui.deviceId = "";
     if (prev !== ui.view) ui.message = null;
     if (ui.view === "alerts") loadAlerts();

@@ -1,9 +1,10 @@
 // The device views: a sortable, filterable table of every device, and a
-// device page with status, last values, actions, utilisation and history.
+// device page with status, last values, actions, usage (usage.js) and history.
 
 import { h, fmtTime, fmtAgo } from "./dom.js";
 import { t, kindLabel } from "./i18n.js";
 import { workOrderSection } from "./maint.js";
+import { deviceUsage } from "./usage.js";
 
 const states = ["in_use", "standby", "offline", "fault", "maintenance"];
 
@@ -110,18 +111,6 @@ function timeline(history) {
       tr.cause ? h("span", { class: "cause" }, " — ", tr.cause) : null)));
 }
 
-function usageChart(usage) {
-  if (!usage.length) return h("p", { class: "muted" }, t("device.no_usage"));
-  return h("ul", { class: "usage" }, usage.map((u) => {
-    const fill = h("span", { class: "fill" });
-    fill.style.width = `${Math.min(100, (100 * u.in_use_hours) / 24)}%`;
-    return h("li", { dataset: { day: u.day } },
-      h("span", { class: "day" }, u.day),
-      h("span", { class: "bar", "aria-hidden": "true" }, fill),
-      h("span", { class: "hours" }, t("device.hours", { h: u.in_use_hours.toFixed(1) })));
-  }));
-}
-
 /**
  * Renders a device page. actions.maintenance(on) and actions.move(to)
  * perform the changes (with confirmation and token) and report back.
@@ -160,7 +149,7 @@ export function renderDevicePage(root, d, m, actions) {
         h("thead", {}, h("tr", {}, ["device.name", "device.value", "device.unit", "device.mdc"].map((k) => h("th", { scope: "col" }, t(k))))),
         h("tbody", {}, d.values.map((v) => h("tr", {},
           h("th", { scope: "row" }, v.name), h("td", {}, v.text || String(v.value)), h("td", {}, v.unit || ""), h("td", {}, v.mdc || ""))))) : h("p", { class: "muted" }, t("device.no_values"))),
-    h("section", { "aria-labelledby": "usage-h" }, h("h3", { id: "usage-h" }, t("device.usage")), usageChart(d.usage)),
+    deviceUsage(d.id),
     h("section", { "aria-labelledby": "history-h" }, h("h3", { id: "history-h" }, t("device.history")), timeline(d.history)));
 }
 
