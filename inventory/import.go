@@ -178,12 +178,12 @@ func currentSite(in Import) (site *config.Site, target string, listed bool, brok
 	switch {
 	case site == nil:
 		return nil, "", false, nil, fmt.Errorf("%s cannot be read as a site; fix it first (icugate check -c %s):\n%w", in.Site, in.Site, err)
-	case errors.As(err, &probs):
-		broken = err
-	case err != nil:
+	case err != nil && !errors.As(err, &probs):
 		return nil, "", false, nil, err
 	case listed && !exists:
 		broken = fmt.Errorf("%s does not exist yet", target)
+	case probs != nil:
+		broken = err
 	}
 	return site, target, listed, broken, nil
 }

@@ -4,6 +4,8 @@
 //	icugate run -c SITE.yaml      run the gateway
 //	icugate check -c SITE.yaml    validate a site config and its profiles
 //	icugate probe ...             show one device's values once (commissioning)
+//	icugate import ... FILE.csv   devices file from a CMMS export (CSV)
+//	icugate export -c SITE.yaml   the site's devices as CSV
 //	icugate keygen                make a report-signing key pair
 //	icugate version               print build information
 package main
@@ -11,6 +13,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 )
 
 // command is one subcommand; it returns the process exit status.
@@ -30,6 +33,12 @@ var commands = []struct {
 		return runCheck(args, os.Stdout, os.Stderr)
 	}}},
 	{"probe", command{"show one device's values: one Modbus read, or an MQTT device's next message (commissioning)", runProbe}},
+	{"import", command{"turn a CMMS export (CSV) into the site's devices file; -dry-run shows the change", func(args []string) int {
+		return runImport(args, os.Stdout, os.Stderr, time.Now())
+	}}},
+	{"export", command{"write the site's devices as CSV, the columns import reads", func(args []string) int {
+		return runExport(args, os.Stdout, os.Stderr)
+	}}},
 	{"keygen", command{"make a report-signing key pair (Ed25519)", func(args []string) int {
 		return keygen(args, os.Stdout, os.Stderr)
 	}}},
