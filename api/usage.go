@@ -231,6 +231,10 @@ func parseUsage(r *http.Request, today time.Time) (usageRequest, *requestError) 
 		return bad("from", "the range %s to %s is %d days; at most %d per request", from.Format(time.DateOnly), to.Format(time.DateOnly), n, UsageMaxDays)
 	}
 	oldest := today.AddDate(0, 0, 1-store.UsageRetentionDays)
+	if to.Before(oldest) {
+		return bad("to", "%s is before the oldest day kept, %s (usage is kept %d days)",
+			to.Format(time.DateOnly), oldest.Format(time.DateOnly), store.UsageRetentionDays)
+	}
 	if from.Before(oldest) {
 		return bad("from", "%s is before the oldest day kept, %s (usage is kept %d days)",
 			from.Format(time.DateOnly), oldest.Format(time.DateOnly), store.UsageRetentionDays)
