@@ -194,33 +194,35 @@ func (m *Mapping) knownHeaders(cells []string) int {
 	return n
 }
 
-// kind maps a CMMS kind to icugate's, or "" when it is unknown.
-func (m *Mapping) kind(v string, profileKinds map[string]bool) string {
-	n := normValue(v)
-	if m != nil {
-		for k, to := range m.Kinds {
-			if normValue(k) == n {
-				return to
-			}
-		}
-	}
-	if to, ok := defaultKinds[n]; ok {
-		return to
-	}
-	if profileKinds[n] {
-		return n
-	}
-	return ""
+// valueMaps are a Mapping's value tables, normalised once per import.
+type valueMaps struct {
+	kinds map[string]string // normValue(CMMS kind) -> icugate kind, or "skip"
+	skip  map[string]bool   // normValue(status) of rows not to import
 }
 
-// skipped reports whether an asset status marks a row not to import.
-func (m *Mapping) skipped(status string) bool {
-	list := defaultSkipStatus
-	if m != nil && m.SkipStatus != nil {
-		list = *m.SkipStatus
+// valueMaps builds the tables: the mapping's kinds over the built-in
+// ones over the kinds of the site's profiles, each as itself.
+func (m *Mapping) valueMaps(profileKinds map[string]bool) valueMaps {
+	v := valueMaps{kinds: map[string]string{}, skip: map[string]bool{}}
+	for k := range profileKinds {
+		v.kinds[normValue(k)] = k
 	}
-	n := normValue(status)
-	return n != "" && slices.ContainsFunc(list, func(s string) bool { return normValue(s) == n })
+	for k, to := range defaultKinds {
+		v.kinds[k] = to
+	}
+	skip := defaultSkipStatus
+	if m != nil {
+		for k, to := range m.Kinds {
+			v.kinds[normValue(k)] = to
+		}
+		if m.SkipStatus != nil {
+			skip = *m.SkipStatus
+		}
+	}
+	for _, s := range skip {
+		v.skip[normValue(s)] = true
+	}
+	return v
 }
 
 // location maps a CMMS location to a bed or pool id.

@@ -25,6 +25,8 @@ type siteIndex struct {
 	// where each is (the site file or another devices file).
 	others  []config.Device
 	otherIn map[string]string
+	// hints for problems, made once: a bad row may be one of 10,000
+	placeHint, profileHint, kindHint string
 }
 
 func newSiteIndex(site *config.Site, target string) *siteIndex {
@@ -70,6 +72,9 @@ func newSiteIndex(site *config.Site, target string) *siteIndex {
 			x.otherIn[id] = where
 		}
 	}
+	x.placeHint = listSome(sortedKeys(x.places), 8)
+	x.profileHint = listSome(sortedKeys(x.profiles), 12)
+	x.kindHint = strings.Join(sortedKeys(x.kinds), ", ")
 	for _, d := range site.Devices {
 		if inTarget[d.ID] {
 			continue
@@ -85,20 +90,6 @@ func newSiteIndex(site *config.Site, target string) *siteIndex {
 // modelKey is how vendor and model are compared: as headers are, so
 // "M-300 (Modbus)", "M300（Modbus）" and "m-300 modbus" are one model.
 func modelKey(vendor, model string) string { return normHeader(vendor) + "\x00" + normHeader(model) }
-
-// profileNames lists the profiles, for hints.
-func (x *siteIndex) profileNames() string {
-	return listSome(sortedKeys(x.profiles), 12)
-}
-
-// placeNames lists beds and pools, for hints.
-func (x *siteIndex) placeNames() string {
-	return listSome(sortedKeys(x.places), 8)
-}
-
-func (x *siteIndex) kindNames() string {
-	return strings.Join(sortedKeys(x.kinds), ", ")
-}
 
 // listSome joins up to n names and says how many more there are.
 func listSome(names []string, n int) string {

@@ -57,7 +57,14 @@ func (c *converter) transport(r Row, get func(string) (string, string), d *confi
 	if v, col := get(FieldTopic); v != "" {
 		c.ps.add(r.Num, col, "a topic, but the device is %s: topics are for MQTT devices", proto)
 	}
-	m := &config.ModbusDevice{}
+	c.modbus(r, get, d, proto, addr, aCol)
+}
+
+// modbus fills a Modbus device's block: its address (host:port, serial
+// port or converter) and unit id, unique on that address.
+func (c *converter) modbus(r Row, get func(string) (string, string), d *config.Device, proto, addr, aCol string) {
+	m := &config.ModbusDevice{UnitID: config.DefaultUnitID}
+	d.Modbus = m
 	before := len(c.ps.list)
 	switch {
 	case addr == "" && proto == config.TransportModbusRTU:
@@ -82,23 +89,20 @@ func (c *converter) transport(r Row, get func(string) (string, string), d *confi
 		}
 		m.Address = a
 	}
-	m.UnitID = config.DefaultUnitID
-	min := 0 // Modbus TCP: 0 is a valid unit id some converters use
+	lowest := 0 // Modbus TCP: 0 is a valid unit id some converters use
 	if proto != config.TransportModbusTCP {
-		min = 1 // on a serial line 0 is broadcast: no device answers it
+		lowest = 1 // on a serial line 0 is broadcast: no device answers it
 	}
 	if v, col := get(FieldUnitID); v != "" {
 		n, err := strconv.Atoi(v)
 		switch {
 		case err != nil:
-			c.ps.add(r.Num, col, "unit id %q: want a whole number %d..247", v, min)
-			n = -1
-		case n < min || n > 247:
-			c.ps.add(r.Num, col, "unit id %d outside %d..247 (%s)", n, min, proto)
+			c.ps.add(r.Num, col, "unit id %q: want a whole number %d..247", v, lowest)
+		case n < lowest || n > 247:
+			c.ps.add(r.Num, col, "unit id %d outside %d..247 (%s)", n, lowest, proto)
 		}
 		m.UnitID = n
 	}
-	d.Modbus = m
 	if len(c.ps.list) > before {
 		return // a bad address or unit id is not compared with others
 	}
