@@ -110,6 +110,15 @@ func TestBrowserUsageChartsAndCSV(t *testing.T) {
 		t.Errorf("figures: %q", got)
 	}
 
+	b.do("90 days from the keyboard",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#dev-usage button[data-days="90"]').focus()`),
+		chromedp.KeyEvent("\r"),
+		b.visible(`#dev-usage button[data-days="90"][aria-pressed="true"]`),
+	)
+	b.waitFor("90 bars", `document.querySelectorAll("#dev-usage-chart g.usage-day").length === 90`)
+	if got := b.eval(`document.activeElement.dataset.days || document.activeElement.tagName`); got != "90" {
+		t.Errorf("focus after choosing a range from the keyboard: %s, want the 90-day button", got)
+	}
 	b.do("a week", b.click(`#dev-usage button[data-days="7"]`), b.visible(`#dev-usage button[data-days="7"][aria-pressed="true"]`))
 	b.waitFor("7 bars", `document.querySelectorAll("#dev-usage-chart g.usage-day").length === 7`)
 	if href := b.eval(`document.querySelector("#dev-usage-csv").getAttribute("href")`); href != "api/v1/usage?by=device&days=7&id=vent-a1&format=csv" {

@@ -49,6 +49,10 @@ const usageSplitMax = 2
 
 func localDay(t time.Time) string { return t.In(time.Local).Format(time.DateOnly) }
 
+// daysBefore is the local day n calendar days before t's (a day of 23 or
+// 25 hours is still one day).
+func daysBefore(t time.Time, n int) string { return localDay(t.In(time.Local).AddDate(0, 0, -n)) }
+
 // dayPart is the part of an interval that falls on one local day.
 type dayPart struct {
 	day   string
@@ -157,7 +161,7 @@ func (u *dailyUsage) saved(now time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	clear(u.dirty)
-	keepFrom := localDay(now.AddDate(0, 0, -1))
+	keepFrom := daysBefore(now, 1)
 	for k := range u.recs {
 		if k.day < keepFrom {
 			delete(u.recs, k)
@@ -182,7 +186,7 @@ func (u *dailyUsage) copyRange(from, to string, keep func(day, device, unit stri
 func (g *Gateway) restoreUsageDays() {
 	now := g.now()
 	var recs []store.DayUsage
-	err := g.store.UsageDays(localDay(now.AddDate(0, 0, -1)), localDay(now), nil, func(r store.DayUsage) error {
+	err := g.store.UsageDays(daysBefore(now, 1), localDay(now), nil, func(r store.DayUsage) error {
 		recs = append(recs, r)
 		return nil
 	})
@@ -199,7 +203,7 @@ func (g *Gateway) pruneUsageDays(now time.Time) {
 	if g.details.days.prunedDay == today {
 		return
 	}
-	before := localDay(now.AddDate(0, 0, 1-store.UsageRetentionDays))
+	before := daysBefore(now, store.UsageRetentionDays-1)
 	n, err := g.store.PruneUsageDays(before)
 	if err != nil {
 		g.log.Error("pruning old daily usage", "before", before, "err", err)

@@ -126,10 +126,10 @@ func (g *Gateway) usageReport(ctx context.Context, q api.UsageQuery) (api.UsageR
 		}
 		gr.days[di].add(r)
 	}
-	// Memory first, then the store: a save in between makes the store
-	// newer than the copy, which then only holds back its last minute;
-	// the other way round a record could be counted twice. The store's
-	// records that memory also holds are skipped.
+	// A record in memory replaces the store's under the same key: memory
+	// holds what was saved from it plus up to a minute not saved yet. A
+	// save between the copy and the walk only makes the store newer than
+	// the copy; no record is ever counted twice.
 	recent := g.details.days.copyRange(q.From, q.To, keep)
 	inMemory := make(map[usageKey]bool, len(recent))
 	for _, r := range recent {
@@ -230,7 +230,7 @@ func dayList(from, to string) []string {
 // deviceUsage is a device's hours per state for the n days up to now,
 // oldest first, days without data at zero (the device page's summary).
 func (g *Gateway) deviceUsage(id string, now time.Time, n int) []api.UsageDay {
-	q := api.UsageQuery{From: localDay(now.AddDate(0, 0, 1-n)), To: localDay(now), By: api.UsageByDevice, ID: id}
+	q := api.UsageQuery{From: daysBefore(now, n-1), To: localDay(now), By: api.UsageByDevice, ID: id}
 	rep, err := g.usageReport(context.Background(), q)
 	if err != nil {
 		g.log.Error("reading daily usage", "device", id, "err", err)

@@ -150,6 +150,17 @@ function rangeButtons(current, pick) {
       t("usage.days", { n }))));
 }
 
+/**
+ * redraw replaces root's children with nodes, keeping the keyboard on the
+ * range button it was on (the buttons are drawn anew with the chart).
+ */
+function redraw(root, nodes) {
+  const a = document.activeElement;
+  const days = a && root.contains(a) && a.dataset ? a.dataset.days : "";
+  root.replaceChildren(...nodes);
+  if (days) root.querySelector(`.usage-range button[data-days="${days}"]`)?.focus();
+}
+
 /** One group's chart, figures, table and CSV link (rows: its days). */
 function groupBlock(prefix, rows, total, csvHref) {
   return [figures(prefix + "-figures", total, rows), chart(prefix + "-chart", rows), legend(prefix + "-chart"), table(rows),
@@ -164,8 +175,8 @@ function drawDevice() {
   const body = dev.error ? [h("p", { class: "error", role: "alert" }, dev.error)]
     : !dev.report ? [h("p", { class: "muted" }, t("usage.loading"))]
       : groupBlock("dev-usage", dev.report.rows, dev.report.totals[0] || dev.report.total, usageURL("device", dev.id, dev.days, true));
-  dev.node.replaceChildren(h("h3", { id: "usage-h" }, t("usage.device_title")),
-    rangeButtons(dev.days, (n) => { dev.days = n; loadDevice(); }), ...body);
+  redraw(dev.node, [h("h3", { id: "usage-h" }, t("usage.device_title")),
+    rangeButtons(dev.days, (n) => { dev.days = n; loadDevice(); }), ...body]);
 }
 
 async function loadDevice() {
@@ -276,7 +287,7 @@ function drawView(root) {
       h("h3", {}, t("usage.by_kind")), groupTable("usage-kinds", "kind", kinds),
       h("p", {}, h("a", { id: "usage-csv-kind", class: "usage-csv", href: usageURL("kind", "", view.days, true), download: "" }, t("usage.csv")))];
   }
-  root.replaceChildren(...head, ...controls, ...body);
+  redraw(root, [...head, ...controls, ...body]);
 }
 
 async function loadView(root) {
