@@ -75,6 +75,9 @@ func LoadWithDeviceFile(path, file string, data []byte) (*Site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: devices file %s: %w", file, err)
 	}
+	if siteAbs, err := filepath.Abs(path); err == nil && siteAbs == abs {
+		return nil, fmt.Errorf("config: devices file %s is the site file itself", file)
+	}
 	if len(data) > maxFileSize {
 		return nil, fmt.Errorf("config: devices file %s: %w", file, refusal(fmt.Sprintf("larger than %d MiB: split the devices over several files", maxFileSize>>20)))
 	}

@@ -71,6 +71,10 @@ func decodeText(data []byte, enc Encoding) (text, name string, err error) {
 		}
 		return string(data), name, nil
 	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		// No CSV holds NUL; UTF-16 does, one in every ASCII character.
+		return "", "", fmt.Errorf("the file holds NUL bytes, as UTF-16 without a BOM does: save it from Excel as CSV UTF-8 (or Unicode text, which has a BOM)")
+	}
 	if utf8.Valid(data) {
 		return string(data), "UTF-8", nil
 	}

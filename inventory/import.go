@@ -162,6 +162,9 @@ func currentSite(in Import) (site *config.Site, target string, listed bool, brok
 		}
 		target = files[0]
 	}
+	if samePath(target, in.Site) {
+		return nil, "", false, nil, fmt.Errorf("%s is the site file itself: the devices file must be a file of its own (-o)", target)
+	}
 	for _, f := range files {
 		listed = listed || samePath(f, target)
 	}

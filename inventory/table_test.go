@@ -195,3 +195,22 @@ func TestSiteWithoutDeviceFiles(t *testing.T) {
 		t.Errorf("included %v, line %q", plan.Included, IncludeLine(site, target))
 	}
 }
+
+// UTF-16 without a BOM (NUL in every ASCII character) is refused with the
+// way out, and -o naming the site file itself is refused.
+func TestRefusedInputs(t *testing.T) {
+	t.Parallel()
+	utf16, err := unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewEncoder().Bytes([]byte(header))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ps := ReadTable("u.csv", utf16, EncodingAuto, DefaultMapping())
+	if len(ps) != 1 || !strings.Contains(ps[0].Message, "NUL bytes, as UTF-16 without a BOM does") {
+		t.Errorf("problems %v", ps)
+	}
+	site := writeTestSite(t, nil, "")
+	_, err = Prepare(Import{Site: site, Source: "x.csv", Data: []byte(header), Target: site, Now: testNow})
+	if err == nil || !strings.Contains(err.Error(), "is the site file itself") {
+		t.Errorf("err = %v", err)
+	}
+}
