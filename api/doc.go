@@ -25,9 +25,18 @@
 //	                                       hours per state, availability and utilisation per device,
 //	                                       kind or unit and day, with totals; format=csv (or Accept:
 //	                                       text/csv) downloads it (see Usage reports below)
-//	PUT  /api/v1/devices/{id}/maintenance  {"on": true|false}
-//	PUT  /api/v1/devices/{id}/assignment   {"at": "BED_OR_POOL_ID"}
-//	POST /api/v1/reload                    re-read the config (empty body or {})
+//	PUT  /api/v1/devices/{id}/maintenance  {"on": true|false, "reason", "ticket", "expected_return"}; engineer role
+//	PUT  /api/v1/devices/{id}/assignment   {"at": "BED_OR_POOL_ID"}; engineer role
+//	POST /api/v1/reload                    re-read the config (empty body or {}); admin role
+//	GET  /api/v1/alerts?history=N          native alerts, receivers, history
+//	POST /api/v1/alerts/ack                {"id": "ALERT_ID", "comment": "..."}; engineer role
+//	GET  /api/v1/maintenance               open work orders, preventive maintenance due
+//	GET  /api/v1/audit?device=&who=&action=&from=&to=&limit=&format=
+//	                                       the audit trail, newest first; format=csv downloads it;
+//	                                       engineer role
+//	GET  /api/v1/session                   whether tokens are configured, reads protected, who is signed in
+//	POST /api/v1/session                   {"token": "..."}: the dashboard's sign-in (HttpOnly session cookie)
+//	DELETE /api/v1/session                 sign out
 //	GET  /                                 the dashboard
 //
 // Filters take comma-separated or repeated values; an unknown parameter or
@@ -80,7 +89,12 @@
 // # Mutating calls
 //
 // When tokens are configured, PUT and POST need "Authorization: Bearer
-// TOKEN" (401 without, 403 when wrong). Requests from browsers on other
+// TOKEN" or the dashboard's session cookie (401 without, 403 when wrong,
+// 403 "role not allowed" when the token's role is below the call's: see
+// Token.Role; maintenance, moves and alert acknowledgement need engineer,
+// reload admin). With Config.ReadRequiresToken every read and the event
+// stream need a token of any role too (health and metrics per
+// PublicHealth and PublicMetrics). Requests from browsers on other
 // origins are refused (403): an Origin header must name this gateway (as
 // for Host), and Sec-Fetch-Site must not say cross-site. Bodies are strict
 // JSON: one object, no unknown fields, field names exactly as documented
@@ -92,8 +106,10 @@
 // Every call that reaches the backend (applied, refused by it, or failed
 // there, 5xx included) goes to Backend.Audit with who (the token's name
 // or "anonymous"), the peer address, action, device, status and result.
-// A call refused before (401, 403, 400, 404, 413, 415, 422 for an unknown
-// place) changed nothing and is not written to the durable trail: it is
+// A role refusal (403 "role not allowed") and a dashboard sign-in are
+// written too. Any other call refused before (401, 403, 400, 404, 413, 415,
+// 422 for an unknown place) changed nothing and is not written to the
+// durable trail: it is
 // counted in icugate_http_mutations_refused_total{action,reason}, and
 // logged at most 20 times a minute, the next line saying how many were
 // left out. A flood of bad requests therefore costs neither disk nor the
@@ -104,7 +120,7 @@
 //	200  served, or applied
 //	400  bad query or body (the reason names the parameter or field)
 //	401  token missing or malformed (with WWW-Authenticate)
-//	403  token not accepted, or a cross-origin request
+//	403  token not accepted, its role too low, or a cross-origin request
 //	404  unknown route or device
 //	405  method not allowed
 //	413  body over 64 KiB
