@@ -94,7 +94,7 @@ type AlertRule struct {
 	Devices []string `yaml:"devices"`
 	Beds    []string `yaml:"beds"`
 	// Sources narrows gateway_degraded to some health sources (reports,
-	// influxdb, outbox, mqtt, devices, alerts, store).
+	// influxdb, outbox, mqtt, devices, alerts, clock, state store).
 	Sources []string `yaml:"sources"`
 	// Below is unit_below's threshold: fire while a unit has fewer
 	// equipped beds than this.

@@ -24,6 +24,7 @@ import (
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/drivers/mqtt"
 	"github.com/icugate/icugate/influx"
+	"github.com/icugate/icugate/internal/clockwatch"
 	"github.com/icugate/icugate/outbox"
 	"github.com/icugate/icugate/pipeline"
 	"github.com/icugate/icugate/store"
@@ -81,6 +82,8 @@ type Gateway struct {
 	apiAddr string
 	// api is the HTTP server once started; reloads replace its access.
 	api atomic.Pointer[apiServer]
+	// clock estimates this machine's clock offset from servers' answers.
+	clock *clockwatch.Watch
 	// cert is the HTTPS certificate when http.tls is set; reloads swap it.
 	cert   atomic.Pointer[servingCert]
 	health *health
@@ -131,6 +134,8 @@ func New(site *config.Site, opts Options) (*Gateway, error) {
 		details: newDetails(),
 		spool:   newSpool(spoolLimit),
 		health:  newHealth(),
+		// The real clock: what is watched is this machine's clock.
+		clock: clockwatch.New(nil),
 	}
 	m, err := newMetrics(g.reg, g)
 	if err != nil {
@@ -299,6 +304,7 @@ func (g *Gateway) openOutputs(site *config.Site) error {
 		DeadLetterPath: filepath.Join(site.Outbox.Dir, "dead-letter.jsonl"),
 		Registerer:     g.reg,
 		Logger:         g.log.With("component", "influxdb"),
+		OnAnswer:       g.clockObserver("influxdb"),
 	})
 	if err != nil {
 		box.Close()
@@ -391,6 +397,9 @@ func (g *Gateway) degradedBySource() map[string]string {
 		if r := am.Health(); r != "" {
 			add("alerts", r)
 		}
+	}
+	if r := g.clockReason(); r != "" {
+		add("clock", r)
 	}
 	return by
 }

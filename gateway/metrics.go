@@ -94,7 +94,7 @@ func newMetrics(reg *prometheus.Registry, g *Gateway) (*metrics, error) {
 	// The site's state (devices, beds, counts), read from the served
 	// snapshot at scrape time.
 	state := newStateCollector(g.snap.Load, g.now)
-	for _, c := range append([]prometheus.Collector{m.observations, m.failed, m.unknown, m.transitions, m.reloads, m.reports, m.reportDelivered, m.reportsOn, m.reportsConfigured, m.appendFailures, m.gaps, info, intakeDepth, eventsDropped, held, state}, dropped...) {
+	for _, c := range append([]prometheus.Collector{newClockCollector(g.clock), m.observations, m.failed, m.unknown, m.transitions, m.reloads, m.reports, m.reportDelivered, m.reportsOn, m.reportsConfigured, m.appendFailures, m.gaps, info, intakeDepth, eventsDropped, held, state}, dropped...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

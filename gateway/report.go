@@ -169,7 +169,7 @@ func reportTransports(g *Gateway, site *config.Site) []report.Transport {
 		ts = append(ts, mqttTransport{g: g})
 	}
 	if site.Report.HTTPURL != "" {
-		ts = append(ts, &report.HTTPTransport{URL: site.Report.HTTPURL, Attempts: 1})
+		ts = append(ts, &report.HTTPTransport{URL: site.Report.HTTPURL, Attempts: 1, OnAnswer: g.clockObserver("report")})
 	}
 	return ts
 }

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // InfluxDB's write endpoint (/api/v2/write, and /write on 1.x) answers a
@@ -27,12 +28,18 @@ const (
 // library's own *http.Client (timeout, TLS) with the answer check.
 type checkedDoer struct {
 	c *http.Client
+	// onAnswer, when set, is told of every answer (Deps.OnAnswer).
+	onAnswer func(sent, received time.Time, h http.Header)
 }
 
 // Do sends req. A 2xx answer to a write that carries a body is returned as
 // an *unexpectedAnswer, the body read and closed.
 func (d checkedDoer) Do(req *http.Request) (*http.Response, error) {
+	sent := time.Now()
 	resp, err := d.c.Do(req)
+	if err == nil && d.onAnswer != nil {
+		d.onAnswer(sent, time.Now(), resp.Header)
+	}
 	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 || !isWrite(req) {
 		return resp, err
 	}

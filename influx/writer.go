@@ -59,6 +59,10 @@ type Deps struct {
 	// NoGzip sends bodies uncompressed. With gzip (the default) InfluxDB
 	// 1.8 cannot see a body's size up front and never answers 413.
 	NoGzip bool
+	// OnAnswer, when set, is told of every HTTP answer: when the request
+	// was sent and the answer received (local clock) and its headers. The
+	// gateway reads the server's Date from it to watch its own clock.
+	OnAnswer func(sent, received time.Time, h http.Header)
 }
 
 // Writer drains the outbox into InfluxDB with the client's blocking write
@@ -130,7 +134,7 @@ func NewWriter(cfg *config.InfluxDB, deps Deps) (*Writer, error) {
 	// through it with the answer check (see checkedDoer), and so close its
 	// idle connections ourselves.
 	hc := opts.HTTPClient()
-	opts.HTTPOptions().SetHTTPDoer(checkedDoer{c: hc})
+	opts.HTTPOptions().SetHTTPDoer(checkedDoer{c: hc, onAnswer: deps.OnAnswer})
 	dl, err := openDeadLetter(deps.DeadLetterPath)
 	if err != nil {
 		return nil, err

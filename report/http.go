@@ -25,6 +25,10 @@ type HTTPTransport struct {
 	// MaxBackoff (each wait drawn from its upper half, internal/backoff);
 	// defaults 1s and 30s.
 	Backoff, MaxBackoff time.Duration
+	// OnAnswer, when set, is told of every HTTP answer (sent and received
+	// on the local clock, the answer's headers): the gateway reads the
+	// endpoint's Date to watch its own clock.
+	OnAnswer func(sent, received time.Time, h http.Header)
 }
 
 // Send implements Transport.
@@ -72,9 +76,13 @@ func (t *HTTPTransport) post(ctx context.Context, client *http.Client, m Message
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Icugate-Hospital", m.Hospital)
 	req.Header.Set("X-Icugate-Sequence", strconv.FormatUint(m.Sequence, 10))
+	sent := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
 		return ctx.Err() == nil, err
+	}
+	if t.OnAnswer != nil {
+		t.OnAnswer(sent, time.Now(), resp.Header)
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	resp.Body.Close()
