@@ -71,6 +71,7 @@ var routeNeeds = map[string]routeNeed{
 	"GET /api/v1/beds":                     {need: "read"},
 	"GET /api/v1/capacity":                 {need: "read"},
 	"GET /api/v1/capacity/fhir":            {need: "read"},
+	"GET /api/v1/capacity/fhir/Measure":    {need: "read"},
 	"GET /api/v1/alerts":                   {need: "read"},
 	"GET /api/v1/maintenance":              {need: "read"},
 	"GET /api/v1/audit":                    {need: RoleEngineer},

@@ -273,6 +273,7 @@ func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
 			r.Get("/beds", s.listBeds)
 			r.Get("/capacity", s.getCapacity)
 			r.Get("/capacity/fhir", s.getCapacityFHIR)
+			r.Get("/capacity/fhir/Measure", s.getCapacityFHIRMeasure)
 			r.Put("/devices/{id}/maintenance", s.putMaintenance)
 			r.Put("/devices/{id}/assignment", s.putAssignment)
 			r.Post("/reload", s.postReload)
