@@ -3,8 +3,6 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,7 +33,6 @@ func (f *AuditFilter) match(e *AuditEntry) bool {
 // FindAudit returns the audit entries that f selects, newest first. It
 // walks the trail from its newest entry and stops at f.Limit or at the
 // first entry older than f.From (entries are appended in time order).
-// An entry written before Status was kept gets it from its Detail.
 func (s *Store) FindAudit(f AuditFilter) ([]AuditEntry, error) {
 	var out []AuditEntry
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -47,13 +44,6 @@ func (s *Store) FindAudit(f AuditFilter) ([]AuditEntry, error) {
 			}
 			if !f.From.IsZero() && e.Time.Before(f.From) {
 				break
-			}
-			if e.Status == 0 {
-				if i := strings.LastIndex(e.Detail, " status="); i >= 0 {
-					if n, err := strconv.Atoi(e.Detail[i+len(" status="):]); err == nil {
-						e.Status, e.Detail = n, e.Detail[:i]
-					}
-				}
 			}
 			if !f.match(&e) {
 				continue

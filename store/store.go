@@ -36,17 +36,25 @@ var (
 	bucketAudit       = []byte("audit")
 )
 
-// Open opens (creating) the state file at path.
+// Open opens (creating) the state file at path, migrating a database of
+// an earlier format (format.go) and refusing one of a newer format with an
+// error wrapping ErrNewerFormat, before anything in it changes.
 func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	// The format is read first from a read-only open, so that a database
+	// of a newer format is refused without a byte of it changing.
+	f, err := PeekFormat(path, lockWait)
+	if err == nil && f > Format {
+		err = &NewerFormatError{Path: path, Found: f, Known: Format}
+	}
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("state store %s is locked: is another icugate running with the same data directory? %w", path, err)
-		}
-		return nil, fmt.Errorf("state store %s: %w", path, err)
+		return nil, openError(path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+	if err != nil {
+		return nil, openError(path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMaintenance, bucketAssignment, bucketUsage, bucketMeta, bucketAudit} {
@@ -54,13 +62,28 @@ func Open(path string) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		return migrate(tx, path)
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("state store %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	return &Store{db: db}, nil
+}
+
+// lockWait is how long Open waits for another process to release the
+// database (a backup of a stopped gateway holds it for moments).
+const lockWait = 2 * time.Second
+
+func openError(path string, err error) error {
+	var nf *NewerFormatError
+	switch {
+	case errors.As(err, &nf):
+		return err
+	case errors.Is(err, bolt.ErrTimeout):
+		return fmt.Errorf("state store %s is locked: is another icugate running with the same data directory? %w", path, err)
+	}
+	return fmt.Errorf("state store %s: %w", path, err)
 }
 
 // Close releases the file.
@@ -96,7 +119,8 @@ type AuditEntry struct {
 	Device string    `json:"device,omitempty"`
 	Detail string    `json:"detail,omitempty"`
 	// Status is the HTTP status answered (entries written before it was
-	// kept have it at the end of Detail, "status=NNN").
+	// kept had it at the end of Detail, " status=NNN"; format 1 moved it
+	// here).
 	Status int    `json:"status,omitempty"`
 	Result string `json:"result"`
 }
