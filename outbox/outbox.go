@@ -11,7 +11,8 @@
 // Concurrent appends are committed together: one write and one fsync per
 // log for many points. A failed write is undone on disk and reported to
 // every caller, so what Append confirmed is durable and nothing else is;
-// a damaged record costs only itself.
+// a damaged record costs only itself. The directory's layout has a format
+// number (format.go): an outbox of a newer format is refused untouched.
 package outbox
 
 import (
@@ -123,6 +124,12 @@ func Open(opts Options) (*Outbox, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
+	// Read before anything is created or locked: a newer layout is
+	// refused with the directory as it was (format.go).
+	stamped, err := readFormat(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("outbox: create %s: %w", opts.Dir, err)
 	}
@@ -140,6 +147,13 @@ func Open(opts Options) (*Outbox, error) {
 		}
 		o.logs[c] = l
 		o.nextSeq = max(o.nextSeq, maxSeq+1)
+	}
+	if stamped < Format {
+		// Not fatal: on a full disk the outbox must still open; the
+		// next Open stamps it.
+		if err := stampFormat(opts.Dir); err != nil {
+			o.logger.Warn("outbox: could not record the format", "dir", opts.Dir, "err", err)
+		}
 	}
 	go o.commitLoop()
 	if o.pendingLocked() > 0 {
