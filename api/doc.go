@@ -19,7 +19,8 @@
 //	GET  /api/v1/devices/{id}              one device: values, history, usage per day
 //	GET  /api/v1/beds?unit=&state=&class=  beds (state, equipped, reason, devices)
 //	GET  /api/v1/capacity                  the capacity document (PRODUCT §9)
-//	GET  /api/v1/capacity/fhir             the same counts as a FHIR MeasureReport
+//	GET  /api/v1/capacity/fhir             the same counts as a FHIR R4 MeasureReport (HL7 SANER codes)
+//	GET  /api/v1/capacity/fhir/Measure     the Measure the MeasureReport answers
 //	GET  /api/v1/events                    server-sent events (see below); 503 when too many are open
 //	GET  /api/v1/usage?by=&from=&to=&days=&id=&format=
 //	                                       hours per state, availability and utilisation per device,

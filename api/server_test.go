@@ -311,8 +311,8 @@ func TestBedsAndCapacity(t *testing.T) {
 			}
 		}
 	}
-	if counts["numBeds"] != 8 || counts["numBedsOcc"] != 1 {
-		t.Errorf("fhir populations %v, want numBeds 8, numBedsOcc 1", counts)
+	if counts["numICUBedsConfigured"] != 8 || counts["numICUBeds"] != 4 || counts["numICUBedsOcc"] != 1 {
+		t.Errorf("fhir populations %v, want numICUBedsConfigured 8, numICUBeds 4, numICUBedsOcc 1", counts)
 	}
 }
 
