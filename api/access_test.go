@@ -75,6 +75,7 @@ var routeNeeds = map[string]routeNeed{
 	"GET /api/v1/alerts":                   {need: "read"},
 	"GET /api/v1/maintenance":              {need: "read"},
 	"GET /api/v1/audit":                    {need: RoleEngineer},
+	"GET /api/v1/backup":                   {need: RoleAdmin},
 	"PUT /api/v1/devices/{id}/maintenance": {need: RoleEngineer, path: "/api/v1/devices/vent-a1/maintenance", body: `{"on":true,"reason":"annual PM"}`},
 	"PUT /api/v1/devices/{id}/assignment":  {need: RoleEngineer, path: "/api/v1/devices/vent-p1/assignment", body: `{"at":"central"}`},
 	"POST /api/v1/alerts/ack":              {need: RoleEngineer, body: `{"id":"no-such-alert"}`},

@@ -258,6 +258,7 @@ func (s *Server) routes(g prometheus.Gatherer, dash http.Handler) http.Handler {
 	})
 	r.Route("/api/v1", func(r chi.Router) {
 		r.With(s.protectRead(nil)).Get("/events", s.events)
+		r.Get("/backup", s.getBackup) // admin only; unbounded (backup.go)
 		r.Group(func(r chi.Router) {
 			r.Use(s.bounded)
 			// Signing in and out is open: it is how a token is presented.
