@@ -280,6 +280,12 @@ type Report struct {
 	KeyFile   string        `yaml:"key_file"`
 	GatewayID string        `yaml:"gateway_id"`
 	HTTPURL   string        `yaml:"http_url"` // optional POST target
+	// Part names this gateway's part (building, campus) of a hospital that
+	// runs several gateways; each part signs with its own key, registered
+	// to that part at the region. Empty: the hospital's only gateway
+	// (part "main"), on icu/v1/{region}/{hospital}/capacity as before;
+	// set: icu/v1/{region}/{hospital}/{part}/capacity (docs/reporting.md).
+	Part string `yaml:"part"`
 }
 
 // HTTP is the local API listener.

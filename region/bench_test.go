@@ -12,7 +12,7 @@ import (
 func BenchmarkLedgerIngest(b *testing.B) {
 	hs := newHospitals(b, 100)
 	keys := writeKeys(b, b.TempDir(), hs)
-	reg, err := LoadRegistry(keys)
+	reg, err := LoadRegistry(keys, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,7 +10,6 @@ package region
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,9 +37,15 @@ const (
 type Config struct {
 	// File is where the config was loaded from.
 	File string `yaml:"-"`
-	// Region is the region id of the topics icu/v1/{region}/+/capacity.
+	// Region is the region id of the topics icu/v1/{region}/...
 	Region string `yaml:"region"`
-	// Population of the region, for beds per 100,000 people.
+	// Districts are the counties and cities of the region, each with its
+	// population: the unit the policy's per-100,000 targets are judged
+	// at. Every hospital of the keys file names its district.
+	Districts []District `yaml:"districts"`
+	// Population of the region, for beds per 100,000 people. With
+	// districts it may be left out (it is their sum); when given it must
+	// equal their sum, a cross-check against a mistyped district.
 	Population int64 `yaml:"population"`
 	// TargetYear picks the targets: 15 ICU and 10 convertible beds per
 	// 100,000 before 2027, 18 and 12 from 2027.
@@ -62,7 +67,43 @@ type Config struct {
 	MQTT     MQTT             `yaml:"mqtt"`
 	InfluxDB *config.InfluxDB `yaml:"influxdb"`
 	HTTP     HTTP             `yaml:"http"`
+	// Alerts, when set, sends one alert per silent or partial hospital
+	// to the receivers (the gateway's receiver types: webhook, email,
+	// alertmanager, mqtt).
+	Alerts *Alerts `yaml:"alerts"`
 }
+
+// District is one county or city of the region.
+type District struct {
+	// ID is how the keys file names the district (e.g. D01, 341702).
+	ID string `yaml:"id"`
+	// Name is shown on the page (e.g. 东至县).
+	Name string `yaml:"name"`
+	// Population is the number of people living in the district.
+	Population int64 `yaml:"population"`
+}
+
+// Alerts configures the aggregator's alerts about hospitals that do not
+// report (docs/reporting.md §5).
+type Alerts struct {
+	// For is how long a hospital must be silent or partial before its
+	// alert fires (the silence itself already waited silent_after report
+	// intervals). Default 2m; 0 takes the default, a negative value fires
+	// at once.
+	For time.Duration `yaml:"for"`
+	// Repeat re-sends a firing alert this often; 0: never.
+	Repeat time.Duration `yaml:"repeat"`
+	// SendResolved sends a resolved notification when the hospital
+	// reports again in full. Default true.
+	SendResolved *bool `yaml:"send_resolved"`
+	// Receivers are where alerts go, configured exactly like a gateway's
+	// alerts.receivers (name, type, url, secret_file, ...). File paths are
+	// relative to the region config.
+	Receivers []config.AlertReceiver `yaml:"receivers"`
+}
+
+// resolved reports whether resolved notifications are sent.
+func (a *Alerts) resolved() bool { return a.SendResolved == nil || *a.SendResolved }
 
 // MQTT is the broker connection: the gateway's MQTT block plus the shared
 // subscription group and the retained-message sweep.
@@ -92,6 +133,13 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("region config: %w", err)
 	}
+	return ParseConfig(data, path)
+}
+
+// ParseConfig is LoadConfig of data read from path (paths in it are
+// relative to path's directory). Every problem is reported at once, each
+// as "file:line: field: message".
+func ParseConfig(data []byte, path string) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -106,15 +154,29 @@ func LoadConfig(path string) (*Config, error) {
 		}
 		return filepath.Join(dir, p)
 	}
+	relTLS := func(t *config.TLS) {
+		if t != nil {
+			t.CAFile, t.CertFile, t.KeyFile = rel(t.CAFile), rel(t.CertFile), rel(t.KeyFile)
+		}
+	}
 	c.KeysFile = rel(c.KeysFile)
 	c.MQTT.UsernameFile = rel(c.MQTT.UsernameFile)
 	c.MQTT.PasswordFile = rel(c.MQTT.PasswordFile)
+	relTLS(c.MQTT.TLS)
 	if c.InfluxDB != nil {
 		c.InfluxDB.TokenFile = rel(c.InfluxDB.TokenFile)
+		relTLS(c.InfluxDB.TLS)
+	}
+	if a := c.Alerts; a != nil {
+		for i := range a.Receivers {
+			r := &a.Receivers[i]
+			r.SecretFile, r.UsernameFile, r.PasswordFile = rel(r.SecretFile), rel(r.UsernameFile), rel(r.PasswordFile)
+			relTLS(r.TLS)
+		}
 	}
 	c.ApplyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("region config %s: %w", path, err)
+	if ps := c.problems(); len(ps) > 0 {
+		return nil, fmt.Errorf("region config %s:\n%w", path, ps.errIn(path, parseNode(data)))
 	}
 	return &c, nil
 }
@@ -152,36 +214,131 @@ func (c *Config) ApplyDefaults() {
 	if c.TargetYear == 0 {
 		c.TargetYear = 2025
 	}
+	if c.Population == 0 && len(c.Districts) > 0 {
+		// The region is its districts; a bad district population is
+		// reported by Validate and left out here.
+		for _, d := range c.Districts {
+			if d.Population > 0 && d.Population <= maxPopulation {
+				c.Population += d.Population
+			}
+		}
+	}
+	if a := c.Alerts; a != nil {
+		if a.For == 0 {
+			a.For = config.DefaultAlertFor
+		}
+		for i := range a.Receivers {
+			if a.Receivers[i].Timeout <= 0 {
+				a.Receivers[i].Timeout = config.DefaultReceiverTimeout
+			}
+		}
+	}
 }
 
 // Validate reports every problem of the config at once.
-func (c *Config) Validate() error {
-	var errs []error
+func (c *Config) Validate() error { return c.problems().err() }
+
+func (c *Config) problems() problems {
+	var ps problems
 	if err := report.CheckTopicPart("region", c.Region); err != nil {
-		errs = append(errs, err)
+		ps.add(err.Error(), "region")
 	}
-	if c.Population <= 0 {
-		errs = append(errs, errors.New("population: must be a positive number of people"))
+	sum := c.checkDistricts(&ps)
+	switch {
+	case len(c.Districts) == 0 && c.Population <= 0:
+		ps.add("must be a positive number of people (or list districts with their populations)", "population")
+	case c.Population < 0 || c.Population > maxPopulation:
+		ps.addf([]any{"population"}, "%d: must be a positive number of people (at most %d)", c.Population, int64(maxPopulation))
+	case len(c.Districts) > 0 && c.Population != sum:
+		ps.addf([]any{"population"}, "%d, but the districts' populations sum to %d: correct one of them, or leave population out (it is then the sum)", c.Population, sum)
 	}
 	if c.KeysFile == "" {
-		errs = append(errs, errors.New("keys_file: required (the hospitals' public keys)"))
+		ps.add("required (the hospitals' public keys)", "keys_file")
 	}
 	if c.MQTT.Broker == "" {
-		errs = append(errs, errors.New("mqtt.broker: required"))
+		ps.add("required", "mqtt", "broker")
 	}
 	if err := report.CheckTopicPart("mqtt.share_group", c.MQTT.ShareGroup); err != nil {
-		errs = append(errs, err)
+		ps.add(err.Error(), "mqtt", "share_group")
 	}
 	if db := c.InfluxDB; db != nil && (db.URL == "" || db.Bucket == "") {
-		errs = append(errs, errors.New("influxdb: url and bucket are required when influxdb is set"))
+		ps.add("url and bucket are required when influxdb is set", "influxdb")
 	}
-	return errors.Join(errs...)
+	if a := c.Alerts; a != nil {
+		c.checkAlerts(&ps)
+	}
+	return ps
 }
 
-// Filter is the shared subscription of the instance.
-func (c *Config) Filter() string {
-	return "$share/" + c.MQTT.ShareGroup + "/" + c.Topics()
+// checkDistricts checks the district list and returns the sum of the
+// valid populations.
+func (c *Config) checkDistricts(ps *problems) int64 {
+	var sum int64
+	seen := make(map[string]int, len(c.Districts))
+	for i, d := range c.Districts {
+		at := []any{"districts", i}
+		if err := report.CheckPartID("district id", d.ID); err != nil {
+			ps.add(err.Error(), append(at, "id")...)
+		} else if prev, dup := seen[d.ID]; dup {
+			ps.addf(append(at, "id"), "district %s is already districts[%d]", d.ID, prev)
+		} else {
+			seen[d.ID] = i
+		}
+		// The bound keeps sums and per-100,000 products far from
+		// overflowing (the world has fewer than 10^10 people).
+		if d.Population <= 0 || d.Population > maxPopulation {
+			ps.addf(append(at, "population"), "district %s: population %d: must be a positive number of people (at most %d)", d.ID, d.Population, int64(maxPopulation))
+			continue
+		}
+		sum += d.Population
+	}
+	return sum
 }
 
-// Topics is the plain topic filter of the region's reports.
-func (c *Config) Topics() string { return "icu/v1/" + c.Region + "/+/capacity" }
+// maxPopulation bounds a population.
+const maxPopulation = 10_000_000_000
+
+func (c *Config) checkAlerts(ps *problems) {
+	names := map[string]bool{}
+	if len(c.Alerts.Receivers) == 0 {
+		ps.add("list at least one receiver (or remove alerts)", "alerts", "receivers")
+	}
+	for i, r := range c.Alerts.Receivers {
+		at := []any{"alerts", "receivers", i}
+		switch {
+		case r.Name == "":
+			ps.add("a receiver needs a name", append(at, "name")...)
+		case names[r.Name]:
+			ps.addf(append(at, "name"), "duplicate receiver name %q", r.Name)
+		}
+		names[r.Name] = true
+		switch r.Type {
+		case config.ReceiverWebhook, config.ReceiverEmail, config.ReceiverAlertmanager, config.ReceiverMQTT:
+		default:
+			ps.addf(append(at, "type"), "receiver %s: type %q: want webhook, email, alertmanager or mqtt", r.Name, r.Type)
+		}
+	}
+}
+
+// Filters are the shared subscriptions of the instance: the hospitals'
+// own topics and the per-part topics of several-gateway hospitals.
+func (c *Config) Filters() []string {
+	out := make([]string, 0, 2)
+	for _, t := range c.Topics() {
+		out = append(out, "$share/"+c.MQTT.ShareGroup+"/"+t)
+	}
+	return out
+}
+
+// Topics are the plain topic filters of the region's reports:
+// icu/v1/{region}/+/capacity (a hospital's only gateway, part main) and
+// icu/v1/{region}/+/+/capacity (one part of a hospital).
+func (c *Config) Topics() []string {
+	return []string{"icu/v1/" + c.Region + "/+/capacity", "icu/v1/" + c.Region + "/+/+/capacity"}
+}
+
+// PresenceTopics are the gateways' presence topics (report.PresenceTopic),
+// which every instance reads with a plain subscription.
+func (c *Config) PresenceTopics() []string {
+	return []string{"icu/v1/" + c.Region + "/+/gateway", "icu/v1/" + c.Region + "/+/+/gateway"}
+}

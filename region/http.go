@@ -1,11 +1,14 @@
 package region
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -17,20 +20,26 @@ var pageHTML string
 
 // Handler serves the instance's API:
 //
-//	GET /api/v1/region     the View: totals, indicators, hospital statuses
-//	GET /api/v1/hospitals  every hospital with its latest accepted report
-//	POST /api/v1/reports   a signed report, for gateways that POST (report.http_url)
-//	GET /metrics           Prometheus self-metrics
-//	GET /                  an HTML table of the hospitals
+//	GET /api/v1/region        the View: totals, indicators, districts, hospital statuses, who does not report
+//	GET /api/v1/districts     the districts' figures
+//	GET /api/v1/not-reporting the partial, silent and never-reported hospitals with the reason per part
+//	GET /api/v1/hospitals     every hospital with its parts and their latest accepted reports
+//	POST /api/v1/reports      a signed report, for gateways that POST (report.http_url)
+//	GET /metrics              Prometheus self-metrics
+//	GET /                     an HTML page: region, districts, who does not report, hospitals
 func (r *Region) Handler() http.Handler {
-	page := template.Must(template.New("page").Funcs(template.FuncMap{"mul100": func(f float64) float64 { return f * 100 }}).Parse(pageHTML))
+	page := template.Must(template.New("page").Funcs(pageFuncs).Parse(pageHTML))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/region", func(w http.ResponseWriter, _ *http.Request) {
 		v := r.View()
-		for i := range v.Hospitals {
-			v.Hospitals[i].Report = nil
-		}
+		v.withoutReports()
 		writeJSON(w, v)
+	})
+	mux.HandleFunc("GET /api/v1/districts", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, r.View().Districts)
+	})
+	mux.HandleFunc("GET /api/v1/not-reporting", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, r.View().NotReporting)
 	})
 	mux.HandleFunc("GET /api/v1/hospitals", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, r.View().Hospitals)
@@ -39,11 +48,24 @@ func (r *Region) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := page.Execute(w, r.View()); err != nil {
+		// Rendered into a buffer: a template error must not leave half a
+		// page behind a 200.
+		var b bytes.Buffer
+		if err := page.Execute(&b, r.View()); err != nil {
 			r.log.Error("render page", "err", err)
+			http.Error(w, "page error", http.StatusInternalServerError)
+			return
 		}
+		_, _ = w.Write(b.Bytes())
 	})
 	return mux
+}
+
+// pageFuncs are the page template's helpers.
+var pageFuncs = template.FuncMap{
+	"mul100": func(f float64) float64 { return f * 100 },
+	"pct":    func(f float64) string { return fmt.Sprintf("%.2f%%", f*100) },
+	"join":   func(s []string) string { return strings.Join(s, ", ") },
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -73,9 +95,19 @@ func (r *Region) postReport(w http.ResponseWriter, req *http.Request) {
 				Region string `json:"region"`
 			} `json:"hospital"`
 		} `json:"report"`
+		Signature struct {
+			KeyID string `json:"key_id"`
+		} `json:"signature"`
 	}
 	_ = json.Unmarshal(body, &claim)
-	topic := report.Topic(claim.Report.Hospital.Region, claim.Report.Hospital.ID)
+	// A POST has no topic: its part is the one its key is registered to
+	// (the key, checked with the signature, is what binds a report to a
+	// part; a claim naming another hospital is still a mismatch).
+	part := report.MainPart
+	if _, p, _, ok := r.keys.Load().Lookup(claim.Signature.KeyID); ok {
+		part = p
+	}
+	topic := report.PartTopic(claim.Report.Hospital.Region, claim.Report.Hospital.ID, part)
 	v := r.decide(req.Context(), item{topic: topic, payload: body, src: Posted})
 	status := http.StatusUnprocessableEntity
 	switch v.Outcome {
@@ -94,5 +126,5 @@ func (r *Region) postReport(w http.ResponseWriter, req *http.Request) {
 	if v.Err != nil {
 		msg = v.Err.Error()
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"outcome": v.Outcome, "hospital": v.Hospital, "sequence": v.Sequence, "error": msg})
+	_ = json.NewEncoder(w).Encode(map[string]any{"outcome": v.Outcome, "hospital": v.Hospital, "part": v.Part, "sequence": v.Sequence, "error": msg})
 }

@@ -21,13 +21,23 @@ const Measurement = "region_capacity"
 // Sink stores accepted reports. Write blocks until the report is stored
 // or ctx ends; the MQTT message is acknowledged only after it returns.
 type Sink interface {
-	Write(ctx context.Context, r *report.Report) error
+	Write(ctx context.Context, r *report.Report, o Origin) error
+}
+
+// Origin is where an accepted report belongs, from the registry (never
+// from the report): the part of its hospital it came from and the
+// hospital's district ("" when the region has no districts).
+type Origin struct {
+	Part     string
+	District string
 }
 
 // InfluxSink writes each accepted report as points of region_capacity:
-// one for the hospital (unit "all") and one per unit, timestamped with the
-// report's as_of, so a redelivered or swept report rewrites the same
-// points (writes are idempotent across instances).
+// one for the part's hospital-wide counts (unit "all"), one per class and
+// one per unit, timestamped with the report's as_of, so a redelivered or
+// swept report rewrites the same points (writes are idempotent across
+// instances). Each part of a several-gateway hospital is its own series
+// (tag part); a hospital's figure is the sum of its parts' last points.
 type InfluxSink struct {
 	client influxdb2.Client
 	write  api.WriteAPIBlocking
@@ -57,8 +67,8 @@ func NewInfluxSink(cfg *config.InfluxDB) (*InfluxSink, error) {
 }
 
 // Write implements Sink.
-func (s *InfluxSink) Write(ctx context.Context, r *report.Report) error {
-	pts := Points(r)
+func (s *InfluxSink) Write(ctx context.Context, r *report.Report, o Origin) error {
+	pts := Points(r, o)
 	if err := s.write.WritePoint(ctx, pts...); err != nil {
 		return fmt.Errorf("influxdb write hospital %s sequence %d: %w", r.Hospital.ID, r.Sequence, err)
 	}
@@ -71,13 +81,19 @@ func (s *InfluxSink) Close() error {
 	return nil
 }
 
-// Points renders a report as region_capacity points. Tags are
-// low-cardinality ids; counts, flags and the sequence are fields.
-func Points(r *report.Report) []*write.Point {
+// Points renders a report of origin o as region_capacity points. Tags are
+// low-cardinality ids (region, district, hospital, part, level, unit,
+// class); counts, flags and the sequence are fields.
+func Points(r *report.Report, o Origin) []*write.Point {
+	part := o.Part
+	if part == "" {
+		part = report.MainPart
+	}
 	pt := func(c *report.Counts, unit string) *write.Point {
 		p := influxdb2.NewPointWithMeasurement(Measurement).
 			AddTag("region", r.Hospital.Region).
 			AddTag("hospital", r.Hospital.ID).
+			AddTag("part", part).
 			AddTag("level", r.Hospital.Level).
 			AddTag("unit", unit).
 			AddTag("class", c.Class).
@@ -91,6 +107,9 @@ func Points(r *report.Report) []*write.Point {
 			AddField("coverage", c.Evidence.Coverage).
 			AddField("sequence", int64(r.Sequence)).
 			SetTime(r.AsOf.UTC().Truncate(time.Nanosecond))
+		if o.District != "" {
+			p.AddTag("district", o.District)
+		}
 		for k, d := range c.Devices {
 			p.AddField(k+"_total", d.Total).AddField(k+"_in_use", d.InUse).AddField(k+"_standby", d.Standby)
 		}

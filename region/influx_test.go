@@ -37,7 +37,7 @@ func TestInfluxSinkWritesAcceptedReports(t *testing.T) {
 		env := h.sign(t, latest)
 		r.handle(ctx, item{topic: report.Topic("R01", h.id), payload: env, src: Live})
 		if i == 0 { // the same report again, as a second instance would store it
-			if err := r.sink.Write(ctx, latest); err != nil {
+			if err := r.sink.Write(ctx, latest, Origin{}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -3,7 +3,6 @@ package region
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,8 +34,13 @@ const (
 	// BadSignature: the signature does not verify with the named key.
 	BadSignature Outcome = "bad_signature"
 	// HospitalMismatch: the report's hospital (or its topic) is not the
-	// hospital the key belongs to.
+	// hospital the key belongs to (a part's key used for another
+	// hospital included).
 	HospitalMismatch Outcome = "hospital_mismatch"
+	// PartMismatch: a key of one part of the hospital signed a report on
+	// another part's topic: every gateway of a hospital keeps its own
+	// latest report and none may overwrite another's.
+	PartMismatch Outcome = "part_mismatch"
 	// WrongRegion: the report or topic names another region.
 	WrongRegion Outcome = "wrong_region"
 	// Replay: a sequence not greater than the last accepted one.
@@ -48,7 +52,7 @@ const (
 )
 
 // outcomes lists every outcome, for metrics (a read-only table).
-var outcomes = [...]Outcome{Accepted, Duplicate, Malformed, Invalid, Inconsistent, Unsigned, UnknownKey, BadSignature, HospitalMismatch, WrongRegion, Replay, Stale, Future}
+var outcomes = [...]Outcome{Accepted, Duplicate, Malformed, Invalid, Inconsistent, Unsigned, UnknownKey, BadSignature, HospitalMismatch, PartMismatch, WrongRegion, Replay, Stale, Future}
 
 // Source says how a report arrived.
 type Source string
@@ -66,35 +70,55 @@ const (
 type Verdict struct {
 	Outcome  Outcome
 	Hospital string
+	// Part is the part the report is for (known once the key is).
+	Part     string
 	Sequence uint64
 	Report   *report.Report
 	Err      error
 }
 
-// Entry is the latest accepted report of one hospital.
+// Entry is the latest accepted report of one part of a hospital (of the
+// hospital, for a hospital with one gateway: part main).
 type Entry struct {
 	Report     *report.Report `json:"report"`
+	Part       string         `json:"part"`
 	Signature  string         `json:"-"`
 	AcceptedAt time.Time      `json:"accepted_at"`
 	Source     Source         `json:"source"`
 }
 
-// Ledger holds the latest accepted report per hospital and decides what
-// to accept. Its replay protection is per instance: it knows the
-// sequences this instance saw (live or swept), not those another
-// instance of the shared subscription accepted. Safe for concurrent use.
+// partKey names one gateway: a hospital and its part.
+type partKey struct{ hospital, part string }
+
+func (e Entry) key() partKey { return partKey{e.Report.Hospital.ID, e.partID()} }
+
+// partID is the entry's part; an entry made without one (in code) is the
+// hospital's part main.
+func (e Entry) partID() string {
+	if e.Part == "" {
+		return report.MainPart
+	}
+	return e.Part
+}
+
+// Ledger holds the latest accepted report per hospital part and decides
+// what to accept. Each part (each gateway) has its own sequence, so
+// replays are judged per part. Its replay protection is per instance: it
+// knows the sequences this instance saw (live or swept), not those
+// another instance of the shared subscription accepted. Safe for
+// concurrent use.
 type Ledger struct {
 	cfg  *Config
 	keys func() *Registry
 
 	mu     sync.Mutex
-	latest map[string]Entry
+	latest map[partKey]Entry
 	counts map[Source]map[Outcome]uint64
 }
 
 // NewLedger makes an empty ledger; keys returns the current registry.
 func NewLedger(cfg *Config, keys func() *Registry) *Ledger {
-	l := &Ledger{cfg: cfg, keys: keys, latest: map[string]Entry{}, counts: map[Source]map[Outcome]uint64{}}
+	l := &Ledger{cfg: cfg, keys: keys, latest: map[partKey]Entry{}, counts: map[Source]map[Outcome]uint64{}}
 	for _, s := range []Source{Live, Retained, Posted} {
 		l.counts[s] = map[Outcome]uint64{}
 	}
@@ -112,9 +136,9 @@ func (l *Ledger) Ingest(topic string, payload []byte, src Source, now time.Time)
 
 func (l *Ledger) decide(topic string, payload []byte, src Source, now time.Time) Verdict {
 	reject := func(o Outcome, h string, err error) Verdict { return Verdict{Outcome: o, Hospital: h, Err: err} }
-	region, topicHospital, ok := parseTopic(topic)
-	if !ok {
-		return reject(Malformed, "", fmt.Errorf("topic %q is not icu/v1/{region}/{hospital}/capacity", topic))
+	region, topicHospital, topicPart, err := parseTopic(topic, kindCapacity)
+	if err != nil {
+		return reject(Malformed, "", err)
 	}
 	if region != l.cfg.Region {
 		return reject(WrongRegion, topicHospital, fmt.Errorf("topic region %q, this aggregator serves %q", region, l.cfg.Region))
@@ -126,7 +150,7 @@ func (l *Ledger) decide(topic string, payload []byte, src Source, now time.Time)
 	case err != nil:
 		return reject(Malformed, topicHospital, err)
 	}
-	hospital, pub, known := l.keys().Lookup(env.Signature.KeyID)
+	hospital, part, pub, known := l.keys().Lookup(env.Signature.KeyID)
 	if !known {
 		return reject(UnknownKey, topicHospital, fmt.Errorf("key id %q is not registered", env.Signature.KeyID))
 	}
@@ -139,10 +163,13 @@ func (l *Ledger) decide(topic string, payload []byte, src Source, now time.Time)
 	case err != nil:
 		return reject(Malformed, topicHospital, err)
 	}
-	v := Verdict{Hospital: r.Hospital.ID, Sequence: r.Sequence, Report: r}
+	v := Verdict{Hospital: r.Hospital.ID, Part: part, Sequence: r.Sequence, Report: r}
 	switch {
 	case r.Hospital.ID != hospital || topicHospital != hospital:
-		v.Outcome, v.Err = HospitalMismatch, fmt.Errorf("key of %s signed a report of %q on the topic of %q", hospital, r.Hospital.ID, topicHospital)
+		v.Outcome, v.Err = HospitalMismatch, fmt.Errorf("key of %s part %s signed a report of %q on the topic of %q", hospital, part, r.Hospital.ID, topicHospital)
+		return v
+	case topicPart != part:
+		v.Outcome, v.Err = PartMismatch, fmt.Errorf("key of %s part %s signed a report on the topic of part %s", hospital, part, topicPart)
 		return v
 	case r.Hospital.Region != l.cfg.Region:
 		v.Outcome, v.Err = WrongRegion, fmt.Errorf("report region %q, this aggregator serves %q", r.Hospital.Region, l.cfg.Region)
@@ -159,28 +186,20 @@ func (l *Ledger) decide(topic string, payload []byte, src Source, now time.Time)
 		return v
 	}
 	sig := env.Signature.Value
+	k := partKey{hospital, part}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if last, ok := l.latest[hospital]; ok && r.Sequence <= last.Report.Sequence {
+	if last, ok := l.latest[k]; ok && r.Sequence <= last.Report.Sequence {
 		if r.Sequence == last.Report.Sequence && sig == last.Signature {
 			v.Outcome = Duplicate
 			return v
 		}
-		v.Outcome, v.Err = Replay, fmt.Errorf("sequence %d, last accepted %d", r.Sequence, last.Report.Sequence)
+		v.Outcome, v.Err = Replay, fmt.Errorf("sequence %d, last accepted %d from part %s", r.Sequence, last.Report.Sequence, part)
 		return v
 	}
-	l.latest[hospital] = Entry{Report: r, Signature: sig, AcceptedAt: now, Source: src}
+	l.latest[k] = Entry{Report: r, Part: part, Signature: sig, AcceptedAt: now, Source: src}
 	v.Outcome = Accepted
 	return v
-}
-
-// parseTopic splits icu/v1/{region}/{hospital}/capacity.
-func parseTopic(topic string) (region, hospital string, ok bool) {
-	p := strings.Split(topic, "/")
-	if len(p) != 5 || p[0] != "icu" || p[1] != "v1" || p[4] != "capacity" || p[2] == "" || p[3] == "" {
-		return "", "", false
-	}
-	return p[2], p[3], true
 }
 
 // Entries returns the latest accepted report of every hospital seen.

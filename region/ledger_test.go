@@ -14,7 +14,7 @@ func TestLedgerOutcomes(t *testing.T) {
 	stranger := newHospitals(t, 4)[3] // not registered
 	keys := writeKeys(t, t.TempDir(), hs)
 	cfg := testConfig(keys, "")
-	reg, err := LoadRegistry(keys)
+	reg, err := LoadRegistry(keys, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestLedgerOutcomes(t *testing.T) {
 func TestLedgerRejectsOutOfRangeSequence(t *testing.T) {
 	hs := newHospitals(t, 1)
 	keys := writeKeys(t, t.TempDir(), hs)
-	reg, err := LoadRegistry(keys)
+	reg, err := LoadRegistry(keys, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

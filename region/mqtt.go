@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,11 @@ func (r *Region) subscribe(ctx context.Context) (paho.Client, error) {
 	opts.SetOrderMatters(true)
 	opts.SetAutoAckDisabled(true)
 	opts.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+		if strings.HasSuffix(m.Topic(), "/"+kindPresence) {
+			r.takePresence(m.Topic(), m.Payload())
+			m.Ack()
+			return
+		}
 		// Mosquitto 2.0 sends the retained reports to a new shared
 		// subscriber (flagged retained); they are the broker's state, not
 		// a live delivery.
@@ -52,21 +58,31 @@ func (r *Region) subscribe(ctx context.Context) (paho.Client, error) {
 		}
 		r.enqueue(ctx, item{topic: m.Topic(), payload: m.Payload(), src: src, done: m.Ack})
 	})
-	filter := r.cfg.Filter()
+	// The reports through the shared subscription (each to one instance);
+	// the gateways' presence through a plain one (every instance needs
+	// it, and the broker sends the retained presence at every subscribe).
+	filters := map[string]byte{}
+	for _, f := range append(r.cfg.Filters(), r.cfg.PresenceTopics()...) {
+		filters[f] = 1
+	}
 	opts.SetOnConnectHandler(func(c paho.Client) {
 		r.m.connected.Set(1)
-		tok := c.Subscribe(filter, 1, nil)
+		tok := c.SubscribeMultiple(filters, nil)
 		switch {
 		case !tok.WaitTimeout(mqttWait):
-			r.log.Error("mqtt subscribe timed out", "topic", filter)
+			r.log.Error("mqtt subscribe timed out", "topics", r.cfg.Filters())
 		case tok.Error() != nil:
-			r.log.Error("mqtt subscribe failed", "topic", filter, "err", tok.Error())
+			r.log.Error("mqtt subscribe failed", "topics", r.cfg.Filters(), "err", tok.Error())
 		default:
-			if st, ok := tok.(*paho.SubscribeToken); ok && st.Result()[filter] == 0x80 {
-				r.log.Error("mqtt subscription refused by the broker; check its ACL", "topic", filter)
+			if st, ok := tok.(*paho.SubscribeToken); ok {
+				for f, code := range st.Result() {
+					if code == 0x80 {
+						r.log.Error("mqtt subscription refused by the broker; check its ACL", "topic", f)
+					}
+				}
 			}
 		}
-		r.log.Info("mqtt connected", "broker", r.cfg.MQTT.Broker, "subscription", filter)
+		r.log.Info("mqtt connected", "broker", r.cfg.MQTT.Broker, "subscriptions", r.cfg.Filters())
 		select {
 		case r.sweepReq <- struct{}{}:
 		default:
@@ -79,6 +95,19 @@ func (r *Region) subscribe(ctx context.Context) (paho.Client, error) {
 	c := paho.NewClient(opts)
 	c.Connect() // with ConnectRetry, keeps trying in the background
 	return c, nil
+}
+
+// takePresence records one presence message and counts it.
+func (r *Region) takePresence(topic string, payload []byte) {
+	outcome, err := r.presence.record(r.cfg, r.keys.Load(), topic, payload, r.now())
+	r.m.presence.WithLabelValues(outcome).Inc()
+	if err != nil {
+		if ok, n := r.limiter.Allow("presence " + outcome); ok {
+			r.log.Warn("presence ignored", "reason", outcome, "topic", topic, "suppressed", n, "err", err)
+		}
+		return
+	}
+	r.log.Debug("gateway presence", "topic", topic, "state", outcome)
 }
 
 // sweeper runs a sweep after every connect and every sweep_interval.
@@ -153,7 +182,11 @@ func (r *Region) Sweep(ctx context.Context) error {
 	if tok := c.Connect(); !tok.WaitTimeout(mqttWait) || tok.Error() != nil {
 		return fmt.Errorf("sweep connect %s: %w", r.cfg.MQTT.Broker, tokenErr(tok))
 	}
-	if tok := c.Subscribe(r.cfg.Topics(), 1, nil); !tok.WaitTimeout(mqttWait) || tok.Error() != nil {
+	topics := map[string]byte{}
+	for _, t := range r.cfg.Topics() {
+		topics[t] = 1
+	}
+	if tok := c.SubscribeMultiple(topics, nil); !tok.WaitTimeout(mqttWait) || tok.Error() != nil {
 		c.Disconnect(0)
 		return fmt.Errorf("sweep subscribe %s: %w", r.cfg.Topics(), tokenErr(tok))
 	}

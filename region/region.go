@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/icugate/icugate/internal/logthrottle"
@@ -32,11 +33,16 @@ type Deps struct {
 
 // Region is one aggregator instance.
 type Region struct {
-	cfg     *Config
-	log     *slog.Logger
-	now     func() time.Time
-	keys    atomic.Pointer[Registry]
-	ledger  *Ledger
+	cfg      *Config
+	log      *slog.Logger
+	now      func() time.Time
+	keys     atomic.Pointer[Registry]
+	ledger   *Ledger
+	presence *presenceBook
+	alerter  *alerter
+	// client is the shared-subscription connection while Run runs (the
+	// mqtt alert receiver publishes on it).
+	client  atomic.Pointer[paho.Client]
 	sink    Sink
 	closers []func() error
 	reg     *prometheus.Registry
@@ -90,12 +96,13 @@ func New(cfg *Config, deps Deps) (*Region, error) {
 	if r.reg == nil {
 		r.reg = prometheus.NewRegistry()
 	}
-	keys, err := LoadRegistry(cfg.KeysFile)
+	keys, err := LoadRegistry(cfg.KeysFile, cfg.Districts)
 	if err != nil {
 		return nil, fmt.Errorf("region: %w", err)
 	}
 	r.keys.Store(keys)
 	r.ledger = NewLedger(cfg, r.keys.Load)
+	r.presence = newPresenceBook()
 	if r.sink == nil && cfg.InfluxDB != nil {
 		s, err := NewInfluxSink(cfg.InfluxDB)
 		if err != nil {
@@ -105,26 +112,36 @@ func New(cfg *Config, deps Deps) (*Region, error) {
 		r.closers = append(r.closers, s.Close)
 	}
 	r.m = newMetrics(r.reg, r)
+	if cfg.Alerts != nil {
+		if r.alerter, err = newAlerter(cfg, r.log, r.now, r.publishMQTT, r.m); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("region: %w", err)
+		}
+	}
 	return r, nil
 }
 
 // Reload reads the keys file again and swaps the registry in. On an error
 // the old registry stays and the error says what is wrong.
 func (r *Region) Reload() error {
-	keys, err := LoadRegistry(r.cfg.KeysFile)
+	keys, err := LoadRegistry(r.cfg.KeysFile, r.cfg.Districts)
 	if err != nil {
 		r.log.Error("key registry reload rejected; keeping the old one", "err", err)
 		return fmt.Errorf("region: reload: %w", err)
 	}
 	r.keys.Store(keys)
-	r.log.Info("key registry reloaded", "hospitals", len(keys.Hospitals()))
+	r.presence.prune(keys)
+	r.log.Info("key registry reloaded", "hospitals", len(keys.Hospitals()), "keys", keys.Keys())
 	return nil
 }
 
 // View is this instance's view of the region now.
 func (r *Region) View() View {
-	return Summarise(r.cfg, r.keys.Load(), r.ledger.Entries(), r.now(), "instance")
+	return Summarise(r.cfg, r.keys.Load(), r.ledger.Entries(), r.presence.list(), r.now(), "instance")
 }
+
+// Presence returns every registered gateway's last presence message.
+func (r *Region) Presence() []Presence { return r.presence.list() }
 
 // Entries returns this instance's latest accepted report per hospital.
 func (r *Region) Entries() []Entry { return r.ledger.Entries() }
@@ -190,11 +207,43 @@ func (r *Region) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.client.Store(&client)
 	wg.Go(func() { r.sweeper(ctx) })
+	if r.alerter != nil {
+		wg.Go(func() { r.alerter.run(ctx, r.alertView) })
+	}
 	<-ctx.Done()
+	wg.Wait() // the alerter may still publish on the client
+	r.client.Store(nil)
 	client.Disconnect(250)
 	r.m.connected.Set(0)
 	return nil
+}
+
+// alertView is the view the alerter judges, or false while the instance
+// has not yet learnt the region (before its first sweep every hospital
+// would look never reported).
+func (r *Region) alertView() (View, bool) {
+	if r.Sweeps() == 0 {
+		return View{}, false
+	}
+	return r.View(), true
+}
+
+// publishMQTT publishes on the instance's broker connection, for the mqtt
+// alert receiver.
+func (r *Region) publishMQTT(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
+	c := r.client.Load()
+	if c == nil || !(*c).IsConnectionOpen() {
+		return errors.New("not connected to the broker")
+	}
+	tok := (*c).Publish(topic, qos, retained, payload)
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // work decides each queued message, stores accepted reports, then runs the
@@ -221,11 +270,15 @@ func (r *Region) decide(ctx context.Context, it item) Verdict {
 	case Accepted:
 		if r.sink != nil {
 			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			err := r.sink.Write(wctx, v.Report)
+			o := Origin{Part: v.Part}
+			if h, ok := r.keys.Load().Hospital(v.Hospital); ok {
+				o.District = h.District
+			}
+			err := r.sink.Write(wctx, v.Report, o)
 			cancel()
 			if err != nil {
 				r.m.writes.WithLabelValues("error").Inc()
-				r.log.Error("store accepted report", "hospital", v.Hospital, "sequence", v.Sequence, "err", err)
+				r.log.Error("store accepted report", "hospital", v.Hospital, "part", v.Part, "sequence", v.Sequence, "err", err)
 			} else {
 				r.m.writes.WithLabelValues("ok").Inc()
 			}
@@ -234,7 +287,7 @@ func (r *Region) decide(ctx context.Context, it item) Verdict {
 	default:
 		// A misbehaving or hostile publisher must not flood the log.
 		if ok, n := r.limiter.Allow(string(v.Outcome)); ok {
-			r.log.Warn("report rejected", "reason", v.Outcome, "hospital", v.Hospital, "topic", it.topic, "source", it.src, "suppressed", n, "err", v.Err)
+			r.log.Warn("report rejected", "reason", v.Outcome, "hospital", v.Hospital, "part", v.Part, "topic", it.topic, "source", it.src, "suppressed", n, "err", v.Err)
 		}
 	}
 	if it.done != nil {

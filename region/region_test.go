@@ -160,7 +160,7 @@ func TestRegionSharedSubscriptionFiftyHospitals(t *testing.T) {
 	if na, nb := len(a.Entries()), len(bb.Entries()); na == 0 || nb == 0 {
 		t.Fatalf("load not split: %d / %d", na, nb)
 	}
-	merged := Summarise(a.cfg, a.keys.Load(), Merge(a.Entries(), bb.Entries()), time.Now(), "merged")
+	merged := Summarise(a.cfg, a.keys.Load(), Merge(a.Entries(), bb.Entries()), nil, time.Now(), "merged")
 	expectTotals(t, "merged round 1", merged, round1)
 
 	// Round 2, then a sweep so each instance knows every latest sequence.

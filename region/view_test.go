@@ -12,7 +12,7 @@ import (
 func TestSummariseTotalsAndIndicators(t *testing.T) {
 	hs := newHospitals(t, 5)
 	keys := writeKeys(t, t.TempDir(), hs)
-	reg, err := LoadRegistry(keys)
+	reg, err := LoadRegistry(keys, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestSummariseTotalsAndIndicators(t *testing.T) {
 		want.ICUBeds += r.Classes[0].BedsTotal + r.Classes[1].BedsTotal
 		want.ConvertibleBeds += r.Classes[2].BedsTotal
 	}
-	v := Summarise(cfg, reg, entries, now, "instance")
+	v := Summarise(cfg, reg, entries, nil, now, "instance")
 	got := v.Totals
 	if got.Hospitals != 5 || got.Reporting != 3 || got.Silent != 1 || got.Never != 1 || got.Unverified != 1 {
 		t.Fatalf("statuses = %+v", got)
@@ -61,26 +61,33 @@ func TestSummariseTotalsAndIndicators(t *testing.T) {
 	}
 }
 
+// Hospitals are judged against the region's target year on their counts
+// (not on the flags of their own reports, which used the gateway's year).
 func TestRegionalTargetsAndHospitalsMeetingThem(t *testing.T) {
 	hs := newHospitals(t, 2)
 	keys := writeKeys(t, t.TempDir(), hs)
-	reg, _ := LoadRegistry(keys)
+	reg, _ := LoadRegistry(keys, nil)
 	cfg := testConfig(keys, "")
 	cfg.TargetYear = 2027
 	cfg.Population = 100_000
 	now := time.Now()
-	meeting := hs[0].next("R01", now)
-	meeting.Policy.General.ConfiguredMet, meeting.Policy.Specialty.ConfiguredMet, meeting.Policy.Convertible.ConfiguredMet = true, true, true
-	meeting.Policy.General.EquippedMet, meeting.Policy.Specialty.EquippedMet, meeting.Policy.Convertible.EquippedMet = true, true, false
-	missing := hs[1].next("R01", now)
-	missing.Policy.General.ConfiguredMet = false
-	v := Summarise(cfg, reg, []Entry{{Report: meeting}, {Report: missing}}, now, "instance")
+	// 4.5 / 2.5 / 4.5 % of 400 beds configured; convertible equipped 4 %.
+	meeting := hs[0].nextWith("R01", now, beds{level: "tertiary", total: 400, gen: 18, genEq: 18, spec: 10, specEq: 10, conv: 18, convEq: 16, ready: 16})
+	// The report's own (2025) flags say met; 2027 targets say general 4 % is short.
+	missing := hs[1].nextWith("R01", now, beds{level: "tertiary", total: 400, gen: 16, genEq: 16, spec: 10, specEq: 10, conv: 18, convEq: 18, ready: 18})
+	missing.Policy.General.ConfiguredMet = true
+	v := Summarise(cfg, reg, []Entry{{Report: meeting}, {Report: missing}}, nil, now, "instance")
 	in := v.Indicators
 	if in.ICUTargetPer100k != 18 || in.ConvertibleTarget != 12 {
 		t.Fatalf("2027 targets = %v / %v", in.ICUTargetPer100k, in.ConvertibleTarget)
 	}
 	if in.HospitalsMeetingConfigured != 1 || in.HospitalsMeetingEquipped != 0 || in.ShareMeetingConfigured != 0.5 {
 		t.Fatalf("hospitals meeting targets = %+v", in)
+	}
+	cfg.TargetYear = 2025 // 4 / 2 / 4 %: both meet, configured and equipped
+	v = Summarise(cfg, reg, []Entry{{Report: meeting}, {Report: missing}}, nil, now, "instance")
+	if in := v.Indicators; in.HospitalsMeetingConfigured != 2 || in.HospitalsMeetingEquipped != 2 || in.ICUTargetPer100k != 15 {
+		t.Fatalf("2025: hospitals meeting targets = %+v", in)
 	}
 }
 
@@ -136,7 +143,7 @@ func TestRegistryRejectsBadEntriesAndReloadKeepsOld(t *testing.T) {
 	if got := r.keys.Load().Hospitals(); len(got) != 3 {
 		t.Fatalf("after reload: %v", got)
 	}
-	if _, err := LoadRegistry(filepath.Join(dir, "absent.yaml")); err == nil {
+	if _, err := LoadRegistry(filepath.Join(dir, "absent.yaml"), nil); err == nil {
 		t.Fatal("missing keys file accepted")
 	}
 }
@@ -149,7 +156,7 @@ func TestLoadConfigStrictAndDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.KeysFile != filepath.Join(dir, "hospitals.yaml") || c.MQTT.ShareGroup != "g1" || c.Filter() != "$share/g1/icu/v1/R01/+/capacity" || c.MaxAge != DefaultMaxAge {
+	if c.KeysFile != filepath.Join(dir, "hospitals.yaml") || c.MQTT.ShareGroup != "g1" || c.Filters()[0] != "$share/g1/icu/v1/R01/+/capacity" || c.Filters()[1] != "$share/g1/icu/v1/R01/+/+/capacity" || c.MaxAge != DefaultMaxAge {
 		t.Fatalf("config = %+v", c)
 	}
 	os.WriteFile(path, []byte("region: R01\npopulaton: 5\n"), 0o644)
@@ -167,7 +174,7 @@ func TestSampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := LoadRegistry(c.KeysFile)
+	reg, err := LoadRegistry(c.KeysFile, c.Districts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,11 @@ import (
 // Message is one signed report ready to send.
 type Message struct {
 	Hospital string
+	// Part is the gateway's part of the hospital (MainPart for a
+	// hospital's only gateway).
+	Part     string
 	Sequence uint64
-	// Topic is the MQTT topic icu/v1/{region}/{hospital}/capacity.
+	// Topic is the MQTT topic: PartTopic of the hospital and part.
 	Topic string
 	// Payload is the signed envelope.
 	Payload []byte
@@ -33,16 +36,70 @@ type Transport interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// Topic is the MQTT topic of a hospital's capacity report.
+// Topic is the MQTT topic of a hospital's capacity report when the
+// hospital has one gateway (its part MainPart).
 func Topic(region, hospital string) string {
 	return "icu/v1/" + region + "/" + hospital + "/capacity"
 }
+
+// MainPart is the part id of a hospital's only gateway, and of the gateway
+// of a several-part hospital that keeps the hospital's own topics (so an
+// existing gateway needs no change when its hospital adds a building).
+const MainPart = "main"
+
+// PartTopic is the MQTT topic of one part's capacity report: every gateway
+// of a hospital has its own retained topic, so that the gateways of one
+// hospital never overwrite each other's latest report. Part MainPart (or
+// "") keeps the hospital's topic, Topic(region, hospital).
+func PartTopic(region, hospital, part string) string {
+	if part == "" || part == MainPart {
+		return Topic(region, hospital)
+	}
+	return "icu/v1/" + region + "/" + hospital + "/" + part + "/capacity"
+}
+
+// PresenceTopic is where a gateway announces itself on the broker:
+// retained "online" on connect, "offline" as its last will and on a clean
+// stop (drivers/mqtt). One per part, like the report topic; the aggregator
+// reads it to tell a gateway that is down from one that is up but sends
+// no report.
+func PresenceTopic(region, hospital, part string) string {
+	if part == "" || part == MainPart {
+		return "icu/v1/" + region + "/" + hospital + "/gateway"
+	}
+	return "icu/v1/" + region + "/" + hospital + "/" + part + "/gateway"
+}
+
+// Presence payloads on PresenceTopic.
+const (
+	PresenceOnline  = "online"
+	PresenceOffline = "offline"
+)
 
 // CheckTopicPart reports whether s may be a region or hospital id in a
 // topic: non-empty, without '/', '+', '#' or NUL.
 func CheckTopicPart(what, s string) error {
 	if s == "" || strings.ContainsAny(s, "/+#\x00") || strings.HasPrefix(s, "$") {
 		return fmt.Errorf("%s %q cannot be an MQTT topic level (empty, or contains / + # NUL, or starts with $)", what, s)
+	}
+	return nil
+}
+
+// MaxPartID is the longest part id.
+const MaxPartID = 64
+
+// CheckPartID reports whether s may be a part id: 1 to 64 letters, digits,
+// '_', '-' or '.', starting with a letter or digit. Stricter than a topic
+// level, because it names a building on pages and in alerts.
+func CheckPartID(what, s string) error {
+	ok := s != "" && len(s) <= MaxPartID
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		ok = alnum || i > 0 && (c == '_' || c == '-' || c == '.')
+	}
+	if !ok {
+		return fmt.Errorf("%s %q: want 1 to %d letters, digits, '_', '-' or '.', starting with a letter or digit", what, s, MaxPartID)
 	}
 	return nil
 }
@@ -81,6 +138,11 @@ func NewPublisher(site *config.Site, key ed25519.PrivateKey, transports ...Trans
 	}
 	if err := CheckTopicPart("hospital id", site.Hospital.ID); err != nil {
 		return nil, fmt.Errorf("report: hospital.id: %w", err)
+	}
+	if part := site.Report.Part; part != "" {
+		if err := CheckPartID("report.part", part); err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
 	}
 	iv := site.Report.Interval
 	if iv <= 0 {
@@ -133,9 +195,13 @@ func (p *Publisher) Prepare(snap *pipeline.Snapshot, seq uint64) (Message, error
 	if err != nil {
 		return Message{}, err
 	}
+	part := p.site.Report.Part
+	if part == "" {
+		part = MainPart
+	}
 	return Message{
-		Hospital: r.Hospital.ID, Sequence: seq,
-		Topic: Topic(r.Hospital.Region, r.Hospital.ID), Payload: payload,
+		Hospital: r.Hospital.ID, Part: part, Sequence: seq,
+		Topic: PartTopic(r.Hospital.Region, r.Hospital.ID, part), Payload: payload,
 	}, nil
 }
 

@@ -7,7 +7,8 @@
 //	icuregion verify -key PUB -report FILE verify one signed report
 //	icuregion canon FILE                   print the canonical (RFC 8785) bytes that were signed
 //
-// SIGHUP reloads the key registry; SIGINT/SIGTERM stop.
+// SIGHUP reloads the key registry (hospitals, their districts, parts and
+// keys); SIGINT/SIGTERM stop.
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/icugate/icugate/region"
@@ -51,7 +53,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   icuregion [run] -c REGION.yaml          run the aggregator
-  icuregion check -c REGION.yaml          validate the config and the key registry
+  icuregion check -c REGION.yaml          validate the config, districts, key registry and alert receivers
   icuregion verify -key PUB.pem -report FILE
                                           verify a signed report with a hospital's public key
   icuregion canon FILE                    print the canonical bytes of FILE's report (what was signed)
@@ -115,12 +117,38 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	reg, err := region.LoadRegistry(cfg.KeysFile)
+	code = 0
+	reg, err := region.LoadRegistry(cfg.KeysFile, cfg.Districts)
 	if err != nil {
 		fmt.Fprintf(stderr, "icuregion: %v\n", err)
-		return 1
+		code = 1
 	}
-	fmt.Fprintf(stdout, "%s: region %s, %d hospitals registered, subscription %s\n", cfg.File, cfg.Region, len(reg.Hospitals()), cfg.Filter())
+	if err := region.CheckReceivers(cfg); err != nil {
+		fmt.Fprintf(stderr, "icuregion: %s: %v\n", cfg.File, err)
+		code = 1
+	}
+	if code != 0 {
+		return code
+	}
+	parts := 0
+	for _, id := range reg.Hospitals() {
+		h, _ := reg.Hospital(id)
+		parts += len(h.Parts)
+	}
+	fmt.Fprintf(stdout, "%s: region %s, %d districts, population %d, %d hospitals registered (%d gateways, %d keys), subscriptions %s\n",
+		cfg.File, cfg.Region, len(cfg.Districts), cfg.Population, len(reg.Hospitals()), parts, reg.Keys(), strings.Join(cfg.Filters(), " "))
+	for _, d := range cfg.Districts {
+		n := 0
+		for _, id := range reg.Hospitals() {
+			if h, _ := reg.Hospital(id); h.District == d.ID {
+				n++
+			}
+		}
+		fmt.Fprintf(stdout, "  district %s %s: population %d, %d hospitals\n", d.ID, d.Name, d.Population, n)
+	}
+	if cfg.Alerts != nil {
+		fmt.Fprintf(stdout, "  alerts: %d receivers, after %s\n", len(cfg.Alerts.Receivers), cfg.Alerts.For)
+	}
 	return 0
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/icugate/icugate/config"
 	"github.com/icugate/icugate/internal/backoff"
 	"github.com/icugate/icugate/pipeline"
+	"github.com/icugate/icugate/report"
 )
 
 // Defaults of Options.
@@ -201,13 +202,15 @@ func withDefaults(o Options) Options {
 }
 
 // PresenceTopic is where the gateway announces itself: retained "online"
-// on connect, and "offline" as its last will and on a clean stop.
+// on connect, and "offline" as its last will and on a clean stop. One per
+// report part (report.PresenceTopic), so the gateways of one hospital do
+// not overwrite each other's presence.
 func PresenceTopic(site *config.Site) string {
 	region := site.Hospital.Region
 	if region == "" {
 		region = "default"
 	}
-	return "icu/v1/" + region + "/" + site.Hospital.ID + "/gateway"
+	return report.PresenceTopic(region, site.Hospital.ID, site.Report.Part)
 }
 
 // Run connects, subscribes and hands observations to in until ctx ends.
