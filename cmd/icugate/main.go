@@ -43,6 +43,12 @@ var commands = []struct {
 		return keygen(args, os.Stdout, os.Stderr)
 	}}},
 	{"health", command{"probe a running gateway's /healthz (for container HEALTHCHECK)", health}},
+	{"backup", command{"back up state.db (while running, too) and the site's config: icugate backup -c SITE.yaml -o FILE.tar.gz", func(args []string) int {
+		return runBackup(args, os.Stdout, os.Stderr)
+	}}},
+	{"restore", command{"put a backup's state.db (and with -config-dir its config) back; refused while a gateway runs", func(args []string) int {
+		return runRestore(args, os.Stdout, os.Stderr)
+	}}},
 	{"version", command{"print version, commit and Go version", runVersion}},
 }
 
