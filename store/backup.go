@@ -120,7 +120,8 @@ const BeforeRestore = ".before-restore"
 
 // Install makes the database file src the database at path, atomically:
 // the file at path, if any, stays as path+BeforeRestore, and src is
-// renamed over path (src must be in path's directory). It takes the lock
+// renamed over path (src must be in path's directory), with the owner of
+// the file it replaces (else of the directory). It takes the lock
 // a running gateway holds on path, the one bbolt takes, and fails with an
 // error wrapping ErrInUse while a gateway holds it. It refuses to replace
 // an earlier path+BeforeRestore. Nothing changes when it fails.
@@ -145,11 +146,19 @@ func Install(path, src string) error {
 			}
 			return fmt.Errorf("lock %s: %w", path, err)
 		}
+		if err := sameOwner(src, live); err != nil {
+			return err
+		}
 		// A hard link keeps the replaced database without a moment in
 		// which path does not exist (a gateway starting then would
 		// create an empty one).
 		if err := os.Link(path, kept); err != nil {
 			return fmt.Errorf("keep %s as %s: %w", path, kept, err)
+		}
+	}
+	if live == nil {
+		if err := sameOwner(src, nil); err != nil {
+			return err
 		}
 	}
 	if err := os.Rename(src, path); err != nil {
@@ -159,6 +168,32 @@ func Install(path, src string) error {
 		return fmt.Errorf("install %s as %s: %w", src, path, err)
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// sameOwner gives the file at path the owner and group of ref, or of
+// path's directory when ref is nil: a restore run as root must leave a
+// state.db the gateway's user can open. Only root can give a file away;
+// for anyone else a file they own already is all they can make.
+func sameOwner(path string, ref *os.File) error {
+	var fi os.FileInfo
+	var err error
+	if ref != nil {
+		fi, err = ref.Stat()
+	} else {
+		fi, err = os.Stat(filepath.Dir(path))
+	}
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if err := os.Chown(path, int(st.Uid), int(st.Gid)); err != nil {
+		return fmt.Errorf("give %s the owner of the state.db it replaces (uid %d, gid %d): %w; run restore as root or as that user",
+			path, st.Uid, st.Gid, err)
+	}
+	return nil
 }
 
 // syncDir makes a directory's entries (renamed, linked files) durable.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -201,5 +202,26 @@ func TestInstallIntoEmptyDirectory(t *testing.T) {
 	defer s.Close()
 	if a, _ := s.Assignments(); a["vent-02"].At != "cicu-03" {
 		t.Errorf("installed store: %+v", a)
+	}
+}
+
+// TestInstallKeepsOwner: a restore run as root leaves a state.db owned by
+// the gateway's user, as the one it replaced was.
+func TestInstallKeepsOwner(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("only root can give a file away")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	copyFile(t, filepath.Join("testdata", "state-format0.db"), path)
+	must(t, os.Chown(path, 4242, 4343))
+	src := filepath.Join(dir, "copy")
+	copyFile(t, filepath.Join("testdata", "state-format0-early.db"), src)
+	must(t, Install(path, src))
+	fi, err := os.Stat(path)
+	must(t, err)
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 4242 || st.Gid != 4343 {
+		t.Errorf("installed state.db owned by %d:%d, want 4242:4343", st.Uid, st.Gid)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/icugate/icugate/store"
 )
@@ -245,6 +246,10 @@ type configWrite struct {
 	data    []byte
 	mode    os.FileMode
 	outside string // the original path, for a file outside the site's directory
+	// ownerOf is the file whose owner and group the file gets: the one it
+	// replaces, else the config directory (restore runs as root, the
+	// gateway as its own user, who must still read its config).
+	ownerOf string
 }
 
 // planConfig decides where each config file goes and refuses before
@@ -261,6 +266,10 @@ func planConfig(u *unpacked, configDir string) ([]configWrite, error) {
 		} else {
 			rel := strings.TrimPrefix(f.Name, outsidePrefix)
 			w.path, w.outside = filepath.Join(configDir, "outside", filepath.FromSlash(rel)), f.Source
+		}
+		w.ownerOf = configDir
+		if fileExists(w.path) {
+			w.ownerOf = w.path
 		}
 		if old, err := os.ReadFile(w.path); err == nil && !bytes.Equal(old, w.data) {
 			if _, err := os.Lstat(w.path + store.BeforeRestore); err == nil {
@@ -294,6 +303,11 @@ func (w configWrite) apply() error {
 	_, err = tmp.Write(w.data)
 	if err == nil {
 		err = tmp.Chmod(w.mode)
+	}
+	if fi, serr := os.Stat(w.ownerOf); err == nil && serr == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			err = tmp.Chown(int(st.Uid), int(st.Gid))
+		}
 	}
 	if err == nil {
 		err = tmp.Sync()

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -273,5 +274,38 @@ func TestValidName(t *testing.T) {
 		if got := validName(name); got != want {
 			t.Errorf("validName(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// TestRestoreConfigKeepsReplaced: a config file that differs is kept as
+// FILE.before-restore, and the restored one gets its owner and group (the
+// gateway's user must still read it after a restore run as root).
+func TestRestoreConfigKeepsReplaced(t *testing.T) {
+	t.Parallel()
+	site := backupSite(t, "127.0.0.1:9")
+	fillStore(t, filepath.Join(filepath.Dir(site), "data", "state.db"), "icu-01")
+	out := filepath.Join(t.TempDir(), "b.tar.gz")
+	if code, stdout, stderr := run(runBackup, "-c", site, "-o", out); code != 0 {
+		t.Fatalf("backup: exit %d\n%s%s", code, stdout, stderr)
+	}
+	conf := t.TempDir()
+	edited := filepath.Join(conf, "site.yaml")
+	must(t, os.WriteFile(edited, []byte("# edited after the backup\n"), 0o640))
+	root := os.Geteuid() == 0
+	if root {
+		must(t, os.Chown(edited, 4242, 4343))
+	}
+	if code, stdout, stderr := run(runRestore, "-data", filepath.Join(t.TempDir(), "data"), "-i", out, "-config-dir", conf); code != 0 {
+		t.Fatalf("restore: exit %d\n%s%s", code, stdout, stderr)
+	}
+	orig, _ := os.ReadFile(site)
+	if got, _ := os.ReadFile(edited); !bytes.Equal(got, orig) {
+		t.Errorf("site.yaml not restored: %q", got)
+	}
+	if kept, _ := os.ReadFile(edited + store.BeforeRestore); string(kept) != "# edited after the backup\n" {
+		t.Errorf("replaced site.yaml kept as %q", kept)
+	}
+	if fi, err := os.Stat(edited); root && (err != nil || fi.Sys().(*syscall.Stat_t).Uid != 4242 || fi.Sys().(*syscall.Stat_t).Gid != 4343) {
+		t.Errorf("restored site.yaml: %v, %+v; want owned by 4242:4343 as the file it replaced", err, fi.Sys())
 	}
 }
