@@ -291,3 +291,14 @@ func TestNewStoreIsCurrent(t *testing.T) {
 		t.Errorf("format of a new store = %d, want %d", f, Format)
 	}
 }
+
+func TestSequenceCannotTakeTheFormatKey(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	if _, err := s.NextSequence("format"); err == nil {
+		t.Error("NextSequence(format) succeeded; it would change the store's format")
+	}
+	if f := storedFormat(t, s); f != Format {
+		t.Errorf("format = %d after NextSequence(format)", f)
+	}
+}

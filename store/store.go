@@ -228,6 +228,9 @@ func (s *Store) Usage() (map[string]map[string]float64, error) {
 // NextSequence atomically increments and returns the named counter (e.g.
 // the report sequence number), which therefore only grows across restarts.
 func (s *Store) NextSequence(name string) (uint64, error) {
+	if name == string(formatKey) {
+		return 0, fmt.Errorf("sequence %q: the name is taken by the store's format", name)
+	}
 	var n uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)
