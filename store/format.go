@@ -73,12 +73,12 @@ func readFormat(tx *bolt.Tx) (int, error) {
 	}
 }
 
-// PeekFormat returns the format of the database at path, opened read-only
+// peekFormat returns the format of the database at path, opened read-only
 // so that nothing in it changes. It waits up to timeout for a gateway that
 // holds the database (bbolt's read-only open needs a shared lock), then
 // fails with an error wrapping bolt's ErrTimeout. A missing or empty file
 // is format Format: Open creates it current.
-func PeekFormat(path string, timeout time.Duration) (int, error) {
+func peekFormat(path string, timeout time.Duration) (int, error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) || err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
 		return Format, nil

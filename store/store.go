@@ -45,7 +45,7 @@ func Open(path string) (*Store, error) {
 	}
 	// The format is read first from a read-only open, so that a database
 	// of a newer format is refused without a byte of it changing.
-	f, err := PeekFormat(path, lockWait)
+	f, err := peekFormat(path, lockWait)
 	if err == nil && f > Format {
 		err = &NewerFormatError{Path: path, Found: f, Known: Format}
 	}

@@ -52,6 +52,7 @@ func fetchState(site *config.Site, a apiClientFlags, w io.Writer) error {
 		client.Transport = &http.Transport{ResponseHeaderTimeout: 30 * time.Second,
 			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
+	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
