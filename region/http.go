@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -51,7 +50,7 @@ func (r *Region) Handler() http.Handler {
 		// Rendered into a buffer: a template error must not leave half a
 		// page behind a 200.
 		var b bytes.Buffer
-		if err := page.Execute(&b, r.View()); err != nil {
+		if err := page.Execute(&b, newPageModel(r.View())); err != nil {
 			r.log.Error("render page", "err", err)
 			http.Error(w, "page error", http.StatusInternalServerError)
 			return
@@ -61,11 +60,37 @@ func (r *Region) Handler() http.Handler {
 	return mux
 }
 
+// pageModel is what page.html renders: the view, and the region and its
+// districts as rows of one table.
+type pageModel struct {
+	View
+	DistrictRows []districtRow
+}
+
+// districtRow is one row of the page's district table.
+type districtRow struct {
+	ID, Name   string
+	Totals     Totals
+	Indicators Indicators
+	// NotInFull counts hospitals partial, silent or never reported.
+	NotInFull int
+}
+
+func newPageModel(v View) pageModel {
+	row := func(id, name string, t Totals, in Indicators) districtRow {
+		return districtRow{ID: id, Name: name, Totals: t, Indicators: in, NotInFull: t.Partial + t.Silent + t.Never}
+	}
+	m := pageModel{View: v, DistrictRows: []districtRow{row(v.Region, "whole region", v.Totals, v.Indicators)}}
+	for _, d := range v.Districts {
+		m.DistrictRows = append(m.DistrictRows, row(d.ID, d.Name, d.Totals, d.Indicators))
+	}
+	return m
+}
+
 // pageFuncs are the page template's helpers.
 var pageFuncs = template.FuncMap{
 	"mul100": func(f float64) float64 { return f * 100 },
 	"pct":    func(f float64) string { return fmt.Sprintf("%.2f%%", f*100) },
-	"join":   func(s []string) string { return strings.Join(s, ", ") },
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
