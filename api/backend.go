@@ -137,7 +137,8 @@ type AuditEntry struct {
 	// Remote is the peer address of the connection (proxies' forwarding
 	// headers are not trusted).
 	Remote string `json:"remote"`
-	// Action is "maintenance", "assignment" or "reload".
+	// Action is "maintenance", "assignment", "reload", "alert_ack",
+	// "sign_in" or "backup".
 	Action string `json:"action"`
 	// Device is the device concerned, "" for reload.
 	Device string `json:"device,omitempty"`

@@ -35,6 +35,7 @@
 //	GET  /api/v1/audit?device=&who=&action=&from=&to=&limit=&format=
 //	                                       the audit trail, newest first; format=csv downloads it;
 //	                                       engineer role
+//	GET  /api/v1/backup                    a consistent copy of state.db (admin role; audited)
 //	GET  /api/v1/session                   whether tokens are configured, reads protected, who is signed in
 //	POST /api/v1/session                   {"token": "..."}: the dashboard's sign-in (HttpOnly session cookie)
 //	DELETE /api/v1/session                 sign out
