@@ -171,6 +171,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.store = st
 	defer st.Close()
+	if from, ok := st.MigratedFrom(); ok {
+		g.log.Info("state store migrated to this version's format", "file", filepath.Join(g.opts.DataDir, "state.db"), "from", from, "to", store.Format)
+	}
 	now := g.now()
 	g.startedAt.Store(&now)
 	am, err := g.newAlerts()

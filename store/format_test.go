@@ -64,6 +64,9 @@ func TestMigrateFormat0(t *testing.T) {
 		if f := storedFormat(t, s); f != Format {
 			t.Errorf("format after open = %d, want %d", f, Format)
 		}
+		if from, ok := s.MigratedFrom(); !ok || from != 0 {
+			t.Errorf("MigratedFrom = %d, %v; want 0, true", from, ok)
+		}
 		at := time.Date(2026, 11, 2, 8, 30, 0, 0, time.UTC)
 		back := at.Add(72 * time.Hour)
 		m, err := s.Maintenance()
@@ -289,6 +292,9 @@ func TestNewStoreIsCurrent(t *testing.T) {
 	s := openTemp(t)
 	if f := storedFormat(t, s); f != Format {
 		t.Errorf("format of a new store = %d, want %d", f, Format)
+	}
+	if from, ok := s.MigratedFrom(); ok {
+		t.Errorf("a new store reports a migration from format %d", from)
 	}
 }
 

@@ -25,7 +25,14 @@ import (
 // any moment leaves either the old or the new value, never a torn one.
 type Store struct {
 	db *bolt.DB
+	// migratedFrom is the format an existing database had when Open
+	// migrated it; -1 when it needed none (or was new).
+	migratedFrom int
 }
+
+// MigratedFrom reports the format Open migrated an existing database
+// from, for the start-up log; ok is false when no migration ran.
+func (s *Store) MigratedFrom() (format int, ok bool) { return s.migratedFrom, s.migratedFrom >= 0 }
 
 // Buckets of the store.
 var (
@@ -45,6 +52,8 @@ func Open(path string) (*Store, error) {
 	}
 	// The format is read first from a read-only open, so that a database
 	// of a newer format is refused without a byte of it changing.
+	_, statErr := os.Stat(path)
+	existed := statErr == nil
 	f, err := peekFormat(path, lockWait)
 	if err == nil && f > Format {
 		err = &NewerFormatError{Path: path, Found: f, Known: Format}
@@ -68,7 +77,11 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, openError(path, err)
 	}
-	return &Store{db: db}, nil
+	from := -1
+	if existed && f < Format {
+		from = f
+	}
+	return &Store{db: db, migratedFrom: from}, nil
 }
 
 // lockWait is how long Open waits for another process to release the
