@@ -146,3 +146,55 @@ func TestPartPostsByHTTP(t *testing.T) {
 		t.Fatalf("part publisher: %+v %v", m, err)
 	}
 }
+
+// Presence is kept only for registered parts, only as online or offline;
+// a reload that removes a part forgets its presence, and a reload naming
+// an unknown district is refused whole.
+func TestPresenceAndReload(t *testing.T) {
+	dir := t.TempDir()
+	hr := newHandRegion(t, dir)
+	cfg := twoDistricts(hr.keys, "")
+	r, err := New(cfg, Deps{Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	now := time.Now()
+	for _, c := range []struct {
+		topic, payload, want string
+	}{
+		{"icu/v1/R01/H002/east/gateway", "offline", presenceOffline},
+		{"icu/v1/R01/H002/gateway", " online\n", presenceOnline},
+		{"icu/v1/R01/H001/gateway", "online", presenceOnline},
+		{"icu/v1/R01/H002/west/gateway", "online", presenceUnregistered},
+		{"icu/v1/R01/H009/gateway", "online", presenceUnregistered},
+		{"icu/v1/R01/H001/gateway", "maybe", presenceMalformed},
+		{"icu/v1/R02/H001/gateway", "online", presenceMalformed},
+		{"icu/v1/R01/H001/main/gateway", "online", presenceMalformed},
+	} {
+		if got, _ := r.presence.record(cfg, r.keys.Load(), c.topic, []byte(c.payload), now); got != c.want {
+			t.Errorf("%s %q: %s, want %s", c.topic, c.payload, got, c.want)
+		}
+	}
+	if n := len(r.Presence()); n != 3 {
+		t.Fatalf("presence of %d parts, want 3", n)
+	}
+	// H002 loses its east part.
+	writeRegistry(t, dir, []registryEntry{
+		{id: "H001", district: "D01", gateway: hr.h001},
+		{id: "H002", district: "D01", parts: []partGateway{{"main", hr.h002main}}},
+	})
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if presenceOf(r, "H002", "east") != "" || presenceOf(r, "H002", "main") != PresenceOnline {
+		t.Fatalf("after reload: %+v", r.Presence())
+	}
+	writeRegistry(t, dir, []registryEntry{{id: "H001", district: "D09", gateway: hr.h001}})
+	if err := r.Reload(); err == nil || !strings.Contains(err.Error(), "D09") {
+		t.Fatalf("reload with an unknown district: %v", err)
+	}
+	if h, ok := r.keys.Load().Hospital("H002"); !ok || len(h.Parts) != 1 {
+		t.Fatal("the old registry was not kept")
+	}
+}

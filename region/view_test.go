@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,9 +180,62 @@ func TestSampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Region != "R01" || len(reg.Hospitals()) != 1 {
-		t.Fatalf("sample config: region %s, hospitals %v", c.Region, reg.Hospitals())
+	if c.Region != "R01" || len(reg.Hospitals()) != 1 || len(c.Districts) != 2 || c.Population != 5_000_000 || c.Alerts != nil {
+		t.Fatalf("sample config: region %s, hospitals %v, districts %v", c.Region, reg.Hospitals(), c.Districts)
 	}
+	// The commented examples, uncommented, load too: a two-part hospital
+	// and the alerts block (with its secret file).
+	dir := t.TempDir()
+	keys, _ := os.ReadFile(c.KeysFile)
+	hr := newHandRegion(t, dir)
+	os.WriteFile(filepath.Join(dir, "keys", "H002.pub.pem"), []byte(publicPEM(t, hr.h002main)), 0o644)
+	os.WriteFile(filepath.Join(dir, "keys", "H002-east.pub.pem"), []byte(publicPEM(t, hr.h002east)), 0o644)
+	reg, err = ParseRegistry([]byte(uncomment(string(keys))), filepath.Join(dir, "hospitals.yaml"), c.Districts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := reg.Hospital("H002"); !ok || len(h.Parts) != 2 || h.District != "D02" || reg.Keys() != 3 {
+		t.Fatalf("uncommented sample keys: %+v", h)
+	}
+	region, _ := os.ReadFile(filepath.Join("..", "configs", "region", "region.yaml"))
+	secret := filepath.Join(dir, "webhook-secret")
+	os.WriteFile(secret, []byte("k"), 0o600)
+	full := strings.ReplaceAll(uncomment(string(region)), "/etc/icuregion/webhook-secret", secret)
+	full = strings.Join(slices.DeleteFunc(strings.Split(full, "\n"), func(l string) bool {
+		// The commented mqtt and influxdb options need files this test
+		// does not make.
+		return strings.Contains(l, "_file:") && !strings.Contains(l, secret) && !strings.Contains(l, "keys_file")
+	}), "\n")
+	c, err = ParseConfig([]byte(full), filepath.Join(dir, "region.yaml"))
+	if err != nil {
+		t.Fatalf("uncommented sample: %v", err)
+	}
+	if c.Alerts == nil || len(c.Alerts.Receivers) != 2 || c.Alerts.For != 2*time.Minute || !c.Alerts.resolved() {
+		t.Fatalf("uncommented alerts: %+v", c.Alerts)
+	}
+	if err := CheckReceivers(c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var yamlKey = regexp.MustCompile(`^[a-z_]+:( |$)`)
+
+// uncomment removes "# " from lines that are commented YAML (keys and list
+// items), keeping the commentary.
+func uncomment(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		trimmed := strings.TrimLeft(l, " ")
+		indent := l[:len(l)-len(trimmed)]
+		rest, ok := strings.CutPrefix(trimmed, "# ")
+		if !ok {
+			continue
+		}
+		if yamlKey.MatchString(strings.TrimPrefix(strings.TrimLeft(rest, " "), "- ")) {
+			lines[i] = indent + rest
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Run stops its goroutines when it fails after starting them.

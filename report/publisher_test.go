@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -227,5 +228,49 @@ func TestPublisherOfferTakesSequenceOnlyWhenDue(t *testing.T) {
 	}
 	if seq != 1 || len(rec.msgs) != 1 {
 		t.Fatalf("sequence taken %d times, %d messages", seq, len(rec.msgs))
+	}
+}
+
+// A gateway that is one part of its hospital publishes on its own retained
+// topics, so the gateways of one hospital never overwrite each other; part
+// main (or none) keeps the hospital's topics.
+func TestPartTopics(t *testing.T) {
+	for _, c := range []struct{ part, capacity, presence string }{
+		{"", "icu/v1/R01/H001/capacity", "icu/v1/R01/H001/gateway"},
+		{MainPart, "icu/v1/R01/H001/capacity", "icu/v1/R01/H001/gateway"},
+		{"east", "icu/v1/R01/H001/east/capacity", "icu/v1/R01/H001/east/gateway"},
+	} {
+		if got := PartTopic("R01", "H001", c.part); got != c.capacity {
+			t.Errorf("PartTopic(%q) = %s", c.part, got)
+		}
+		if got := PresenceTopic("R01", "H001", c.part); got != c.presence {
+			t.Errorf("PresenceTopic(%q) = %s", c.part, got)
+		}
+	}
+	for _, id := range []string{"east", "B2", "campus-2.north", "a_b"} {
+		if err := CheckPartID("part", id); err != nil {
+			t.Errorf("%q refused: %v", id, err)
+		}
+	}
+	for _, id := range []string{"", "-x", ".x", "a/b", "a+b", "a#", "$sys", "a b", strings.Repeat("x", MaxPartID+1)} {
+		if err := CheckPartID("part", id); err == nil {
+			t.Errorf("%q accepted", id)
+		}
+	}
+	site := testSite(t, false)
+	site.Report.Part = "east"
+	rec := &recorder{}
+	p, err := NewPublisher(site, newKey(t), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := engineAt(t, site, time.Second, nil).Snapshot()
+	m, err := p.Publish(context.Background(), &snap, 1)
+	if err != nil || m.Topic != "icu/v1/R01/H001/east/capacity" || m.Part != "east" {
+		t.Fatalf("part publisher: %+v %v", m, err)
+	}
+	site.Report.Part = "east/1"
+	if _, err := NewPublisher(site, newKey(t)); err == nil || !strings.Contains(err.Error(), "report.part") {
+		t.Fatalf("a part id with '/' was accepted: %v", err)
 	}
 }

@@ -148,3 +148,29 @@ func TestCheckCommand(t *testing.T) {
 		t.Fatalf("bad config: exit %d", code)
 	}
 }
+
+// check validates districts, parts and alert receivers and prints every
+// problem as file:line; the shipped sample passes.
+func TestCheckCommandDistrictsAndParts(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := dispatch([]string{"check", "-c", filepath.Join("..", "..", "configs", "region", "region.yaml")}, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), "2 districts, population 5000000, 1 hospitals registered (1 gateways, 1 keys)") || !strings.Contains(out.String(), "district D01 Central City: population 3200000, 1 hospitals") {
+		t.Fatalf("sample: exit %d: %s %s", code, out.String(), errb.String())
+	}
+	dir, _ := signedFile(t)
+	keys := "hospitals:\n  - id: H001\n    district: D01\n    parts:\n      - id: east\n        public_key_file: " + report.PublicKeyFile + "\n      - id: east\n        public_key_file: " + report.PublicKeyFile + "\n  - id: H002\n    district: D07\n    public_key_file: " + report.PublicKeyFile + "\n"
+	os.WriteFile(filepath.Join(dir, "hospitals.yaml"), []byte(keys), 0o644)
+	cfg := filepath.Join(dir, "region.yaml")
+	os.WriteFile(cfg, []byte("region: R01\nkeys_file: hospitals.yaml\nmqtt:\n  broker: tcp://127.0.0.1:1883\ndistricts:\n  - {id: D01, name: A, population: 1000}\nalerts:\n  receivers:\n    - {name: hook, type: webhook, url: 'http://127.0.0.1:9/x', secret_file: absent}\n"), 0o644)
+	out.Reset()
+	errb.Reset()
+	code := dispatch([]string{"check", "-c", cfg}, &out, &errb)
+	for _, want := range []string{"hospitals.yaml:7: hospitals[0].parts[1].id: hospital H001: duplicate part id \"east\"", "hospitals.yaml:10: hospitals[1].district: hospital H002: district \"D07\"", "receiver hook: secret_file"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("check does not say %q:\n%s", want, errb.String())
+		}
+	}
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+}
