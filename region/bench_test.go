@@ -1,6 +1,7 @@
 package region
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -39,5 +40,46 @@ func BenchmarkLedgerIngest(b *testing.B) {
 			b.Fatalf("outcome %s: %v", v.Outcome, v.Err)
 		}
 		i++
+	}
+}
+
+// BenchmarkSummarise is one view of a large region: 300 hospitals in 10
+// districts, every third with two gateways (400 parts) — what each page,
+// API call, scrape and alert evaluation computes.
+func BenchmarkSummarise(b *testing.B) {
+	dir := b.TempDir()
+	var entries []registryEntry
+	var es []Entry
+	now := time.Now()
+	for i := range 300 {
+		id := fmt.Sprintf("H%03d", i+1)
+		d := fmt.Sprintf("D%02d", i%10+1)
+		main := newGateway(b, id, "tertiary")
+		es = append(es, Entry{Report: main.nextWith("R01", now, bedsH002Main), Part: "main"})
+		if i%3 != 0 {
+			entries = append(entries, registryEntry{id: id, district: d, gateway: main})
+			continue
+		}
+		east := newGateway(b, id, "tertiary")
+		es = append(es, Entry{Report: east.nextWith("R01", now.Add(-time.Hour), bedsH002East), Part: "east"})
+		entries = append(entries, registryEntry{id: id, district: d, parts: []partGateway{{"main", main}, {"east", east}}})
+	}
+	keys := writeRegistry(b, dir, entries)
+	cfg := testConfig(keys, "")
+	cfg.Population = 0
+	for i := range 10 {
+		cfg.Districts = append(cfg.Districts, District{ID: fmt.Sprintf("D%02d", i+1), Population: 500_000})
+	}
+	cfg.ApplyDefaults()
+	reg, err := LoadRegistry(keys, cfg.Districts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		v := Summarise(cfg, reg, es, nil, now, "instance")
+		if v.Totals.Partial != 100 {
+			b.Fatalf("partial %d", v.Totals.Partial)
+		}
 	}
 }
