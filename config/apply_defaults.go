@@ -70,7 +70,12 @@ func applySiteDefaults(s *Site, d *doc, dir string) {
 	}
 	if m := s.MQTT; m != nil {
 		if m.ClientID == "" {
+			// Each gateway of a hospital needs its own: the broker
+			// disconnects a client when another connects with its id.
 			m.ClientID = "icugate-" + s.Hospital.ID
+			if p := s.Report.Part; p != "" && p != "main" {
+				m.ClientID += "-" + p
+			}
 		}
 		if m.MaxMessageBytes == 0 {
 			m.MaxMessageBytes = DefaultMaxMessageBytes
@@ -193,6 +198,9 @@ func applyProfileDefaults(p *Profile) {
 }
 
 func resolve(dir, p string) string {
+	if cp, ok := credentialPath(p); ok {
+		return cp
+	}
 	if p == "" || filepath.IsAbs(p) {
 		return p
 	}

@@ -234,3 +234,26 @@ func TestDeviceAccessors(t *testing.T) {
 		}
 	}
 }
+
+// TestClientIDOfAPart: the default MQTT client id of one of several
+// gateways of a hospital carries its part, so that two gateways do not
+// keep disconnecting each other at the broker; part "main" (the single
+// gateway's) and a given client id keep theirs.
+func TestClientIDOfAPart(t *testing.T) {
+	t.Parallel()
+	const base = `hospital: {id: h1, level: tertiary, total_beds: 100}
+units: [{id: icu1, class: general, beds: [b1], requires: [monitor], occupancy: [monitor]}]
+devices:
+  - {id: m1, profile: mon, at: b1, modbus: {address: "10.0.0.1:502"}}
+profiles_dir: profiles
+`
+	for _, c := range []struct{ extra, want string }{
+		{"mqtt: {broker: tcp://b:1883}\nreport: {part: east}\n", "icugate-h1-east"},
+		{"mqtt: {broker: tcp://b:1883}\nreport: {part: main}\n", "icugate-h1"},
+		{"mqtt: {broker: tcp://b:1883, client_id: gw-east}\nreport: {part: east}\n", "gw-east"},
+	} {
+		if got := loadClean(t, base+c.extra).MQTT.ClientID; got != c.want {
+			t.Errorf("%q: client id %q, want %q", c.extra, got, c.want)
+		}
+	}
+}

@@ -169,6 +169,9 @@ func (l *loader) validateOutputs() {
 			l.at(d.line("report", "http_url"), "report.http_url %q: want an http(s) URL", s.Report.HTTPURL)
 		}
 	}
+	if s.Report.Part != "" && !idPattern.MatchString(s.Report.Part) {
+		l.at(d.line("report", "part"), "invalid report.part %q: %s (it names a building or campus on the region's pages and in its topics)", s.Report.Part, idRule)
+	}
 	if d.has("report", "gateway_id") && !idPattern.MatchString(s.Report.GatewayID) {
 		l.at(d.line("report", "gateway_id"), "invalid report.gateway_id %q: %s", s.Report.GatewayID, idRule)
 	}

@@ -201,6 +201,8 @@ func TestOutputRules(t *testing.T) {
 			}},
 		{name: "hosts longer than 253", site: minimalSite + "http:\n  hosts: [" + longHost(254) + "]\n",
 			want: []problem{{"", 7, `http.hosts "` + longHost(254) + `"` + wantHost}}},
+		{name: "bad report part", site: minimalSite + "report:\n  part: east wing\n",
+			want: []problem{{"", 7, `invalid report.part "east wing": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names a building or campus on the region's pages and in its topics)`}}},
 		{name: "https without key", site: minimalSite + "http:\n  tls:\n    cert_file: server.crt\n",
 			want: []problem{{"", 8, "http.tls needs key_file: the PEM private key of cert_file"}}},
 		{name: "public metrics without read protection", site: minimalSite + "http:\n  public_metrics: true\n",

@@ -129,11 +129,18 @@ func fingerprint(site *config.Site, devs []*config.Device, broker *config.MQTT) 
 		c.At = ""
 		all = append(all, dev{D: c, P: site.Profiles[d.Profile]})
 	}
+	// The report part names the MQTT presence topic (and the default
+	// client id): a changed part needs a new broker session.
+	part := ""
+	if broker != nil {
+		part = site.Report.Part
+	}
 	b, err := json.Marshal(struct {
 		Devices  []dev
 		Broker   *config.MQTT
 		Hospital config.Hospital
-	}{all, broker, site.Hospital})
+		Part     string
+	}{all, broker, site.Hospital, part})
 	if err != nil {
 		return "", fmt.Errorf("fingerprint: %w", err)
 	}
