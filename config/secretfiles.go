@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -103,6 +104,12 @@ func (fc *fileChecker) check(name string, secret bool, parse func([]byte) error,
 	}
 	fi, err := os.Stat(name)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && unsetCredentialPath(name):
+		fc.add(path, "%s names $%s, which is not set: systemd sets it for the service (LoadCredential=); to check at the desk, run with %s=/etc/icugate/credentials (the directory holding the secrets)", name, CredentialsVar, CredentialsVar)
+		return nil
+	case errors.Is(err, fs.ErrNotExist) && inCredentialsDirectory(name):
+		fc.add(path, "no credential %s in $%s: put the file %s in the directory the service loads (the icugate unit: /etc/icugate/credentials, mode 0600) and restart it", filepath.Base(name), CredentialsVar, filepath.Base(name))
+		return nil
 	case errors.Is(err, fs.ErrNotExist):
 		fc.add(path, "no file %s; create it or correct the path (relative paths are relative to the site file)", name)
 		return nil
