@@ -87,9 +87,10 @@ for arch in "${ARCHES[@]}"; do
 	out="$dist/build/linux_$arch"
 	log "go build linux/$arch"
 	# Static (no cgo), with the time zone database inside: the container
-	# image is FROM scratch and edge boxes may lack tzdata.
+	# image is FROM scratch and edge boxes may lack tzdata. -buildvcs=auto
+	# puts the commit in (icugate version) even where GOFLAGS turns it off.
 	env $(goenv "$arch") GOOS=linux CGO_ENABLED=0 \
-		go build -trimpath -tags timetzdata \
+		go build -trimpath -buildvcs=auto -tags timetzdata \
 		-ldflags "-s -w -X main.version=$version" \
 		-o "$out/" "${COMMANDS[@]/#/./cmd/}"
 done
@@ -143,7 +144,9 @@ for arch in "${ARCHES[@]}"; do
 	mkdir -p "$ctx/linux_$arch"
 	cp "$dist/build/linux_$arch/icugate" "$ctx/linux_$arch/"
 done
-cp /etc/ssl/certs/ca-certificates.crt "$ctx/rootfs/etc/ssl/certs/"
+# Debian's Mozilla set alone, never what this machine added to its own
+# bundle (a proxy's or a company's CA must not ship in a release).
+awk 1 /usr/share/ca-certificates/mozilla/*.crt >"$ctx/rootfs/etc/ssl/certs/ca-certificates.crt"
 cp -r configs/profiles "$ctx/rootfs/usr/share/icugate/profiles"
 printf 'root:x:0:0:root:/:/sbin/nologin\nicugate:x:65532:65532:icugate:/var/lib/icugate:/sbin/nologin\n' >"$ctx/rootfs/etc/passwd"
 printf 'root:x:0:\nicugate:x:65532:\n' >"$ctx/rootfs/etc/group"

@@ -158,3 +158,46 @@ step_container() {
 	$DOCKER logs "$gw" 2>&1 | has 'icugate stopped' || fail "no 'icugate stopped' in the container's log"
 	ok "container: docker stop: exit 0 in $took s (grace 30 s)"
 }
+
+# step_dockerfile, not in the default run (about 4 minutes: a Go build in
+# an image with an empty module cache), builds the multi-stage Dockerfile
+# of sites with registry access offline: a local stand-in for
+# golang:1.26-bookworm is made of the systemd step's Debian root file
+# system and this machine's Go toolchain and CA bundle (module downloads may
+# pass a TLS-inspecting proxy; the test image is thrown away).
+step_dockerfile() {
+	docker_up
+	local golang=golang:1.26-bookworm img="icugate:$run_id-multistage" tarball base
+	if ! $DOCKER image inspect "$golang" >/dev/null 2>&1; then
+		tarball=$(scripts/install-debian-rootfs.sh | tail -1)
+		base="icugate-dockerfile-base:$run_id"
+		$DOCKER import "$tarball" "$base" >/dev/null
+		on_exit "$DOCKER rmi -f $base"
+		mkdir -p "$work/golang"
+		cp -a "$(go env GOROOT)" "$work/golang/go"
+		cp /etc/ssl/certs/ca-certificates.crt "$work/golang/"
+		printf '%s\n' "FROM $base" 'COPY go /usr/local/go' 'COPY ca-certificates.crt /etc/ssl/certs/' \
+			'ENV PATH=/go/bin:/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin GOPATH=/go GOFLAGS=' >"$work/golang/Dockerfile"
+		$DOCKER build -q -t "$golang" "$work/golang" >/dev/null
+		on_exit "$DOCKER rmi -f $golang"
+	fi
+	$DOCKER build --network host --build-arg VERSION="$(version)" -t "$img" . >"$work/dockerfile.log" 2>&1 ||
+		{ tail -20 "$work/dockerfile.log" >&2; fail "docker build . failed"; }
+	on_exit "$DOCKER image prune -f"
+	on_exit "$DOCKER rmi -f $img"
+	local context
+	context=$(tr '\r' '\n' <"$work/dockerfile.log" | sed -n 's/^Sending build context to Docker daemon *//p' | tail -1)
+	case "$context" in
+	*kB | [0-9]MB | [0-9].*MB | [1-4][0-9]MB | [1-4][0-9].*MB) ;;
+	*) fail "the build context is $context: does .dockerignore keep bin/, data/, dist/ out?" ;;
+	esac
+	[ "$($DOCKER run --rm --network none "$img" version | head -1)" = "icugate $(version)" ] || fail "the image's icugate version is wrong"
+	local c
+	c=$($DOCKER create "$img")
+	$DOCKER export "$c" | tar -tvf - >"$work/ms-files"
+	$DOCKER rm -v "$c" >/dev/null
+	grep -q ' usr/share/icugate/profiles/generic-ventilator-modbus.yaml$' "$work/ms-files" &&
+		grep -q '^d[^ ]* icugate/icugate .* var/lib/icugate/$' "$work/ms-files" && ! grep -q icusim "$work/ms-files" ||
+		fail "the multi-stage image is not laid out like the release image"
+	ok "Dockerfile (multi-stage): builds offline against a stand-in golang image ($context context), laid out like the release image"
+}

@@ -13,6 +13,8 @@
 #              start, health, reload, kill -9, journald, stop, exposure
 #   arm64      the unit tests of config, pipeline, drivers/modbus and outbox
 #              as arm64 binaries under qemu-user
+#   dockerfile (only when named: minutes) the multi-stage Dockerfile, built
+#              offline against a local stand-in for golang:1.26-bookworm
 #
 #   scripts/test-packaging.sh [STEP...]     # default: all, in this order
 #
@@ -198,8 +200,8 @@ step_arm64() {
 
 for s in "${steps[@]}"; do
 	case "$s" in
-	release | packages | container | systemd | arm64) timed "$s" "step_$s" ;;
-	*) die "unknown step $s (want release, packages, container, systemd, arm64)" ;;
+	release | packages | container | systemd | arm64 | dockerfile) timed "$s" "step_$s" ;;
+	*) die "unknown step $s (want release, packages, container, systemd, arm64, dockerfile)" ;;
 	esac
 done
 printf 'packaging: %d passed, 0 failed\n' "$passed"
