@@ -11,6 +11,7 @@ package region
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -112,6 +113,16 @@ type MQTT struct {
 	// ShareGroup names the shared subscription $share/{group}/...; every
 	// instance of one aggregator uses the same group. Default icuregion.
 	ShareGroup string `yaml:"share_group"`
+	// Shared false subscribes to the reports plainly instead of through
+	// the shared subscription: every instance then receives every report
+	// and shows the whole region at once, not its share. That is the
+	// high-availability deployment on a NATS cluster (docs/reporting.md
+	// §6); a single Mosquitto keeps the default. Default true.
+	Shared *bool `yaml:"shared"`
+	// Failover lists further brokers of the same cluster (tcp://host:port),
+	// tried in order after broker when the connection is lost or refused:
+	// the other nodes of a NATS cluster. Empty: broker only.
+	Failover []string `yaml:"failover"`
 	// SweepInterval is how often the instance reads every hospital's
 	// retained latest report (besides at every connect); 0 takes the
 	// default 1m, a negative value sweeps only at connect.
@@ -261,6 +272,11 @@ func (c *Config) problems() problems {
 	if err := report.CheckTopicPart("mqtt.share_group", c.MQTT.ShareGroup); err != nil {
 		ps.add(err.Error(), "mqtt", "share_group")
 	}
+	for i, b := range c.MQTT.Failover {
+		if u, err := url.Parse(b); err != nil || u.Host == "" || u.Scheme == "" {
+			ps.addf([]any{"mqtt", "failover", i}, "%q: want a broker URL such as tcp://host:1883 or ssl://host:8883", b)
+		}
+	}
 	if db := c.InfluxDB; db != nil && (db.URL == "" || db.Bucket == "") {
 		ps.add("url and bucket are required when influxdb is set", "influxdb")
 	}
@@ -320,9 +336,17 @@ func (c *Config) checkAlerts(ps *problems) {
 	}
 }
 
-// Filters are the shared subscriptions of the instance: the hospitals'
-// own topics and the per-part topics of several-gateway hospitals.
+// Shared reports whether the instance subscribes to the reports through
+// the shared subscription (mqtt.shared, default true).
+func (c *Config) Shared() bool { return c.MQTT.Shared == nil || *c.MQTT.Shared }
+
+// Filters are the report subscriptions of the instance: the hospitals'
+// own topics and the per-part topics of several-gateway hospitals, shared
+// unless mqtt.shared is false.
 func (c *Config) Filters() []string {
+	if !c.Shared() {
+		return c.Topics()
+	}
 	out := make([]string, 0, 2)
 	for _, t := range c.Topics() {
 		out = append(out, "$share/"+c.MQTT.ShareGroup+"/"+t)

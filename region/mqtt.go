@@ -2,8 +2,12 @@ package region
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
+	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,9 +23,13 @@ const (
 	sweepQuiet = 300 * time.Millisecond
 	sweepMax   = 15 * time.Second
 	mqttWait   = 10 * time.Second
+	// subscribeAttempts bounds subscribeAll: 1+2+4+8 s of pauses.
+	subscribeAttempts = 5
 )
 
-// subscribe connects the shared-subscription client.
+// subscribe connects the subscribing client: through the shared
+// subscription by default, plainly with mqtt.shared false (every instance
+// then receives every report; the HA deployment of docs/reporting.md §6).
 //
 // The session is clean (CleanSession true) on purpose: Mosquitto keeps
 // handing a disconnected persistent session its share of a shared
@@ -36,12 +44,20 @@ const (
 // them (STYLE: acknowledge late). Every message goes to the default
 // handler, set before connecting, so nothing arrives unrouted.
 func (r *Region) subscribe(ctx context.Context) (paho.Client, error) {
-	opts, err := report.MQTTOptions(&r.cfg.MQTT.MQTT, r.cfg.MQTT.ClientID)
+	opts, err := r.mqttOptions(r.cfg.MQTT.ClientID)
 	if err != nil {
 		return nil, fmt.Errorf("region: %w", err)
 	}
 	opts.SetCleanSession(true)
 	opts.SetOrderMatters(true)
+	// tried is the broker of the last connection attempt: after a
+	// connect, the one of a cluster the instance is on.
+	var tried atomic.Value
+	tried.Store(r.cfg.MQTT.Broker)
+	opts.SetConnectionAttemptHandler(func(broker *url.URL, tc *tls.Config) *tls.Config {
+		tried.Store(broker.String())
+		return tc
+	})
 	opts.SetAutoAckDisabled(true)
 	opts.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
 		if strings.HasSuffix(m.Topic(), "/"+kindPresence) {
@@ -50,16 +66,17 @@ func (r *Region) subscribe(ctx context.Context) (paho.Client, error) {
 			return
 		}
 		// Mosquitto 2.0 sends the retained reports to a new shared
-		// subscriber (flagged retained); they are the broker's state, not
-		// a live delivery.
+		// subscriber, and every broker to a new plain one (flagged
+		// retained); they are the broker's state, not a live delivery.
 		src := Live
 		if m.Retained() {
 			src = Retained
 		}
 		r.enqueue(ctx, item{topic: m.Topic(), payload: m.Payload(), src: src, done: m.Ack})
 	})
-	// The reports through the shared subscription (each to one instance);
-	// the gateways' presence through a plain one (every instance needs
+	// The reports through the shared subscription (each to one
+	// instance) or, unshared, plainly (each to every instance); the
+	// gateways' presence through a plain one (every instance needs
 	// it, and the broker sends the retained presence at every subscribe).
 	filters := map[string]byte{}
 	for _, f := range append(r.cfg.Filters(), r.cfg.PresenceTopics()...) {
@@ -67,22 +84,8 @@ func (r *Region) subscribe(ctx context.Context) (paho.Client, error) {
 	}
 	opts.SetOnConnectHandler(func(c paho.Client) {
 		r.m.connected.Set(1)
-		tok := c.SubscribeMultiple(filters, nil)
-		switch {
-		case !tok.WaitTimeout(mqttWait):
-			r.log.Error("mqtt subscribe timed out", "topics", r.cfg.Filters())
-		case tok.Error() != nil:
-			r.log.Error("mqtt subscribe failed", "topics", r.cfg.Filters(), "err", tok.Error())
-		default:
-			if st, ok := tok.(*paho.SubscribeToken); ok {
-				for f, code := range st.Result() {
-					if code == 0x80 {
-						r.log.Error("mqtt subscription refused by the broker; check its ACL", "topic", f)
-					}
-				}
-			}
-		}
-		r.log.Info("mqtt connected", "broker", r.cfg.MQTT.Broker, "subscriptions", r.cfg.Filters())
+		r.subscribeAll(ctx, c, filters)
+		r.log.Info("mqtt connected", "broker", tried.Load(), "subscriptions", r.cfg.Filters())
 		select {
 		case r.sweepReq <- struct{}{}:
 		default:
@@ -95,6 +98,54 @@ func (r *Region) subscribe(ctx context.Context) (paho.Client, error) {
 	c := paho.NewClient(opts)
 	c.Connect() // with ConnectRetry, keeps trying in the background
 	return c, nil
+}
+
+// subscribeAll subscribes to filters, and subscribes again to those the
+// broker did not confirm, up to subscribeAttempts times with a doubling
+// pause: a NATS node that just took over a failed node's clients refuses
+// (0x80) or delays a subscription while JetStream elects new leaders for
+// the MQTT streams, which takes seconds. Mosquitto refuses only by ACL, and
+// then every attempt fails the same way and the last says so.
+func (r *Region) subscribeAll(ctx context.Context, c paho.Client, filters map[string]byte) {
+	pause := time.Second
+	for attempt := 1; ; attempt++ {
+		failed := map[string]byte{}
+		var why error
+		tok := c.SubscribeMultiple(filters, nil)
+		switch {
+		case !tok.WaitTimeout(mqttWait):
+			failed, why = filters, errors.New("timed out")
+		case tok.Error() != nil:
+			failed, why = filters, tok.Error()
+		default:
+			if st, ok := tok.(*paho.SubscribeToken); ok {
+				for f, code := range st.Result() {
+					if code == 0x80 {
+						failed[f] = filters[f]
+					}
+				}
+			}
+			why = errors.New("refused by the broker (its ACL, or a cluster node not ready yet)")
+		}
+		if len(failed) == 0 {
+			return
+		}
+		topics := slices.Sorted(maps.Keys(failed))
+		if attempt == subscribeAttempts || !c.IsConnectionOpen() {
+			r.log.Error("mqtt subscribe failed; check the broker's ACL and health, the next reconnect tries again", "topics", topics, "attempts", attempt, "err", why)
+			return
+		}
+		r.log.Warn("mqtt subscribe failed; retrying", "topics", topics, "attempt", attempt, "err", why)
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		pause *= 2
+		filters = failed
+	}
 }
 
 // takePresence records one presence message and counts it.
@@ -143,7 +194,7 @@ func (r *Region) sweeper(ctx context.Context) {
 func (r *Region) Sweep(ctx context.Context) error {
 	r.sweepMu.Lock()
 	defer r.sweepMu.Unlock()
-	opts, err := report.MQTTOptions(&r.cfg.MQTT.MQTT, r.cfg.MQTT.ClientID+"-sweep")
+	opts, err := r.mqttOptions(r.cfg.MQTT.ClientID + "-sweep")
 	if err != nil {
 		return err
 	}
@@ -220,6 +271,19 @@ wait:
 	r.m.sweeps.Inc()
 	r.sweeps.Add(1)
 	return ctx.Err()
+}
+
+// mqttOptions are the gateway's MQTT client options plus the failover
+// brokers, which paho tries in order after the broker at every (re)connect.
+func (r *Region) mqttOptions(clientID string) (*paho.ClientOptions, error) {
+	opts, err := report.MQTTOptions(&r.cfg.MQTT.MQTT, clientID)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range r.cfg.MQTT.Failover {
+		opts.AddBroker(b)
+	}
+	return opts, nil
 }
 
 func tokenErr(t paho.Token) error {

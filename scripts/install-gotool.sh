@@ -29,9 +29,12 @@ fi
 mkdir -p "${bin}"
 echo "install-gotool: building ${name} ${version} into ${bin} (takes minutes, once)"
 start=$(date +%s)
-# go install names the binary after the package's last element.
+# go install names the binary after the package's last element, skipping a
+# major-version suffix (github.com/nats-io/nats-server/v2 → nats-server).
 GOFLAGS="" CGO_ENABLED=0 GOBIN="${bin}" go install "${pkg}@${version}"
-built="${bin}/$(basename "${pkg}")"
+elem="$(basename "${pkg}")"
+[[ "${elem}" =~ ^v[0-9]+$ ]] && elem="$(basename "$(dirname "${pkg}")")"
+built="${bin}/${elem}"
 [ "${built}" = "${target}" ] || mv -f "${built}" "${target}"
 echo "${version}" >"${stamp}"
 echo "install-gotool: ${name} ${version} built in $(( $(date +%s) - start )) s"

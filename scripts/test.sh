@@ -17,6 +17,9 @@ scripts/install-deps.sh
 scripts/install-promtool.sh
 scripts/install-gotool.sh alertmanager github.com/prometheus/alertmanager/cmd/alertmanager v0.31.1
 scripts/install-gotool.sh mailpit github.com/axllent/mailpit v1.33.1
+# A three-node NATS cluster is the region's high-availability deployment
+# (region/ha_test.go, docs/reporting.md §6).
+scripts/install-gotool.sh nats-server github.com/nats-io/nats-server/v2 v2.15.3
 
 log "go mod download"
 go mod download
