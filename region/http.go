@@ -17,6 +17,17 @@ import (
 //go:embed page.html
 var pageHTML string
 
+// regionJS draws the page's charts. It is served from /assets/ so the
+// page's Content-Security-Policy can forbid inline scripts and every
+// other origin (no CDN: the authority's network may be closed).
+//
+//go:embed web/region.js
+var regionJS []byte
+
+// pageCSP: scripts only from this server, no inline script; the page's
+// own <style> block is inline.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+
 // Handler serves the instance's API:
 //
 //	GET /api/v1/region        the View: totals, indicators, districts, hospital statuses, who does not report
@@ -24,11 +35,36 @@ var pageHTML string
 //	GET /api/v1/not-reporting the partial, silent and never-reported hospitals with the reason per part
 //	GET /api/v1/hospitals     every hospital with its parts and their latest accepted reports
 //	POST /api/v1/reports      a signed report, for gateways that POST (report.http_url)
+//	GET /api/v1/trends        figures over time from InfluxDB (history.go: metric, by, district, hospital, from, to, step)
+//	GET /api/v1/export        a table as CSV or XLSX (export.go: table, format)
+//	GET /fhir/MeasureReport   the region's and districts' MeasureReports (searchset Bundle; subject:identifier)
+//	GET /fhir/Measure         the Measure they answer
 //	GET /metrics              Prometheus self-metrics
-//	GET /                     an HTML page: region, districts, who does not report, hospitals
+//	GET /                     an HTML page: region, districts with charts, who does not report, hospitals
+//	GET /assets/region.js     the page's chart script
 func (r *Region) Handler() http.Handler {
 	page := template.Must(template.New("page").Funcs(pageFuncs).Parse(pageHTML))
+	hr := historyRoutes{r: r}
+	if r.cfg.InfluxDB != nil {
+		h, err := NewHistory(r.cfg.InfluxDB)
+		if err != nil {
+			// New built the sink from the same block, so this is rare;
+			// the routes then say there is no history.
+			r.log.Error("history: influxdb", "err", err)
+		} else {
+			hr.hist = h
+		}
+	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/trends", hr.trends)
+	mux.HandleFunc("GET /api/v1/export", hr.export)
+	mux.HandleFunc("GET /fhir/MeasureReport", r.fhirMeasureReports)
+	mux.HandleFunc("GET /fhir/Measure", r.fhirMeasure)
+	mux.HandleFunc("GET /assets/region.js", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(regionJS)
+	})
 	mux.HandleFunc("GET /api/v1/region", func(w http.ResponseWriter, _ *http.Request) {
 		v := r.View()
 		v.withoutReports()
@@ -47,6 +83,7 @@ func (r *Region) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", pageCSP)
 		// Rendered into a buffer: a template error must not leave half a
 		// page behind a 200.
 		var b bytes.Buffer
