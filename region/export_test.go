@@ -142,3 +142,25 @@ func TestCSVCellNoFormula(t *testing.T) {
 		t.Errorf("csv %q, want %q", got, want)
 	}
 }
+
+// by=hospital multiplies the points by the hospitals: the whole answer
+// is bounded too, before InfluxDB is asked.
+func TestTrendValuesBounded(t *testing.T) {
+	hs := newHospitals(t, 60)
+	r, err := New(testConfig(writeKeys(t, t.TempDir(), hs), ""), Deps{Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	h := r.Handler()
+	for _, target := range []string{"/api/v1/trends?by=hospital&from=400d&step=5h", "/api/v1/export?table=trend&by=hospital&from=400d&step=5h"} {
+		rec := get(t, h, target)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "60 hospitals x 1920 points") {
+			t.Errorf("%s: %d %s", target, rec.Code, rec.Body)
+		}
+	}
+	// Within the bound it gets as far as asking for history.
+	if rec := get(t, h, "/api/v1/trends?by=hospital&from=400d&step=1d"); rec.Code != http.StatusNotFound {
+		t.Errorf("60 x 400 points: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -17,6 +17,9 @@ type historyRoutes struct {
 // parameter, 404 without history, 502 when InfluxDB fails.
 func (h historyRoutes) trends(w http.ResponseWriter, req *http.Request) {
 	q, err := ParseTrendQuery(req.URL.RawQuery, h.r.now())
+	if err == nil {
+		err = h.checkSeries(q)
+	}
 	if err != nil {
 		writeParamError(w, err)
 		return
@@ -42,6 +45,25 @@ func (h historyRoutes) trend(req *http.Request, q TrendQuery) (*Trend, error) {
 	return t, nil
 }
 
+// checkSeries bounds the whole answer: a series per hospital times its
+// points stays within MaxTrendValues (the registry bounds the hospitals).
+func (h historyRoutes) checkSeries(q TrendQuery) error {
+	if q.By != ByHospital || q.Hospital != "" {
+		return nil
+	}
+	reg := h.r.keys.Load()
+	n := 0
+	for _, id := range reg.Hospitals() {
+		if hh, _ := reg.Hospital(id); q.District == "" || hh.District == q.District {
+			n++
+		}
+	}
+	if v := n * q.Points(); v > MaxTrendValues {
+		return paramErr("step", "%d hospitals x %d points = %d values, more than %d: take a longer step, a shorter range or one district", n, q.Points(), v, MaxTrendValues)
+	}
+	return nil
+}
+
 func (h historyRoutes) queryFailed(w http.ResponseWriter, err error) {
 	if errors.Is(err, ErrNoHistory) {
 		writeJSONStatus(w, http.StatusNotFound, map[string]string{"error": err.Error()})
@@ -62,6 +84,10 @@ func (h historyRoutes) export(w http.ResponseWriter, req *http.Request) {
 	}
 	var tables []Table
 	if q.Table == TableTrend {
+		if err := h.checkSeries(q.Trend); err != nil {
+			writeParamError(w, err)
+			return
+		}
 		t, err := h.trend(req, q.Trend)
 		if err != nil {
 			h.queryFailed(w, err)

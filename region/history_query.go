@@ -25,6 +25,9 @@ const (
 	MaxTrendStep = 31 * 24 * time.Hour
 	// MaxTrendPoints bounds (to - from) / step: the points of one series.
 	MaxTrendPoints = 2000
+	// MaxTrendValues bounds the points of all series of one answer
+	// (by=hospital: hospitals x points), about 5 MB of JSON.
+	MaxTrendValues = 100_000
 	// DefaultTrendRange is from's default (to - 7 days).
 	DefaultTrendRange = 7 * 24 * time.Hour
 )
