@@ -3,8 +3,12 @@ package region
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +35,13 @@ import (
 func TestRegionHAOnNATSCluster(t *testing.T) {
 	cl := natstest.StartCluster(t)
 	n1, n2, n3 := cl.Nodes[0], cl.Nodes[1], cl.Nodes[2]
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("NATSTEST_LOGS") != "" {
+			for _, n := range cl.Nodes {
+				t.Logf("%s log:\n%s", n.Name, n.Logs())
+			}
+		}
+	})
 	hs := newHospitals(t, 50)
 	keys := writeKeys(t, t.TempDir(), hs)
 	a := startHA(t, keys, "region-a", n1.URL(), n2.URL(), n3.URL())
@@ -93,8 +104,8 @@ func TestRegionHAOnNATSCluster(t *testing.T) {
 	}
 	rebuilt := time.Since(freshStart)
 	haSame(t, "fresh instance", truth, a, c)
-	t.Logf("%d reports published; %.0f reports/s with every node up (published, acknowledged and accepted by both instances); region-a back on another node %v after node 1 was killed; fresh instance rebuilt the region in %v",
-		published, calmRate, failover.Round(time.Millisecond), rebuilt.Round(time.Millisecond))
+	t.Logf("%d reports acknowledged (%d sends, the rest resent after the node was lost); %.0f reports/s with every node up (published, acknowledged and accepted by both instances); region-a back on another node %v after node 1 was killed; fresh instance rebuilt the region in %v",
+		hs[0].seq*uint64(len(hs)), published, calmRate, failover.Round(time.Millisecond), rebuilt.Round(time.Millisecond))
 }
 
 // startHA starts an instance subscribed plainly (mqtt.shared false) to
@@ -268,4 +279,55 @@ func haSeqs(in *instance) map[string]uint64 {
 		out[e.Report.Hospital.ID] = e.Report.Sequence
 	}
 	return out
+}
+
+// TestNATSClusterConfigs checks the shipped HA configs: the region config
+// of configs/region/nats-cluster subscribes plainly with two failover
+// nodes, a bad failover URL is refused with its line, and nats-server
+// accepts the three node configs.
+func TestNATSClusterConfigs(t *testing.T) {
+	dir := filepath.Join("..", "configs", "region", "nats-cluster")
+	c, err := LoadConfig(filepath.Join(dir, "region.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Shared() || len(c.MQTT.Failover) != 2 || !reflect.DeepEqual(c.Filters(), c.Topics()) {
+		t.Fatalf("shared %v, failover %v, filters %v: want a plain subscription and two failover nodes", c.Shared(), c.MQTT.Failover, c.Filters())
+	}
+	base := testConfig("k.yaml", "")
+	if !base.Shared() || !strings.HasPrefix(base.Filters()[0], "$share/icuregion/") {
+		t.Fatalf("default filters %v: want the shared subscription", base.Filters())
+	}
+	bad := "region: R01\npopulation: 1000\nkeys_file: k.yaml\nmqtt:\n  broker: tcp://a:1883\n  failover:\n    - nats-2:1883\n"
+	if _, err := ParseConfig([]byte(bad), "r.yaml"); err == nil || !strings.Contains(err.Error(), "r.yaml:7") || !strings.Contains(err.Error(), "failover") {
+		t.Fatalf("bad failover URL: %v", err)
+	}
+
+	bin := natstest.Require(t)
+	tmp := t.TempDir()
+	shared, err := os.ReadFile(filepath.Join(dir, "cluster.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store directory of a real node is not writable here.
+	shared = []byte(strings.ReplaceAll(string(shared), "/var/lib/nats/jetstream", filepath.Join(tmp, "js")))
+	if err := os.WriteFile(filepath.Join(tmp, "cluster.conf"), shared, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("nats-%d.conf", i)
+		node, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(node), fmt.Sprintf("server_name: nats-%d\n", i)) {
+			t.Errorf("%s does not name its node nats-%d", name, i)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, name), node, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(bin, "-t", "-c", filepath.Join(tmp, name)).CombinedOutput(); err != nil {
+			t.Errorf("nats-server -t %s: %v\n%s", name, err, out)
+		}
+	}
 }
