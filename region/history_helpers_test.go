@@ -29,7 +29,7 @@ type historyRegion struct {
 	clock *testClock
 }
 
-func newHistoryRegion(t *testing.T, influx *config.InfluxDB, start time.Time) *historyRegion {
+func newHistoryRegion(t testing.TB, influx *config.InfluxDB, start time.Time) *historyRegion {
 	t.Helper()
 	hr := newHandRegion(t, t.TempDir())
 	cfg := twoDistricts(hr.keys, "")
@@ -48,7 +48,7 @@ func newHistoryRegion(t *testing.T, influx *config.InfluxDB, start time.Time) *h
 // ingest path (decide: verify, ledger, InfluxDB write), with H001's
 // equipped general beds lowered by drop (0..16). It returns the equipped
 // ICU beds (general + specialty) of D01 and D02 in these reports.
-func (h *historyRegion) feed(t *testing.T, asOf time.Time, drop int) (d01, d02 int) {
+func (h *historyRegion) feed(t testing.TB, asOf time.Time, drop int) (d01, d02 int) {
 	t.Helper()
 	h.clock.Set(asOf)
 	b1 := bedsH001
