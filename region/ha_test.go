@@ -23,8 +23,11 @@ import (
 // replicated to every node), 50 hospitals publishing their signed reports
 // to all three nodes, and two aggregator instances on different nodes,
 // each subscribed plainly (mqtt.shared false) with the other nodes as
-// failover. One NATS node is killed (SIGKILL) in the middle of a round,
-// later one instance, and a fresh instance is started at the end.
+// failover. One NATS node is killed (SIGKILL) in the middle of a round;
+// later one instance is stopped in the middle of a round (in-process: its
+// context ends, so it closes its connections; the other instance has its
+// own subscription either way); the node is started again and a fresh
+// instance is started at the end.
 //
 // It asserts that every instance receives every report (no per-instance
 // share), that every report the cluster accepted (acknowledged to its
