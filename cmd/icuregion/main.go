@@ -127,6 +127,14 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "icuregion: %s: %v\n", cfg.File, err)
 		code = 1
 	}
+	if cfg.InfluxDB != nil {
+		// The same block serves the history routes: an unreadable token
+		// file or a bad URL would only show at the first trend.
+		if _, err := region.NewHistory(cfg.InfluxDB); err != nil {
+			fmt.Fprintf(stderr, "icuregion: %s: influxdb: %v\n", cfg.File, err)
+			code = 1
+		}
+	}
 	if code != 0 {
 		return code
 	}
@@ -148,6 +156,11 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.Alerts != nil {
 		fmt.Fprintf(stdout, "  alerts: %d receivers, after %s\n", len(cfg.Alerts.Receivers), cfg.Alerts.For)
+	}
+	if cfg.InfluxDB != nil {
+		fmt.Fprintf(stdout, "  history: influxdb %s, bucket %s (trends, charts, export table=trend)\n", cfg.InfluxDB.URL, cfg.InfluxDB.Bucket)
+	} else {
+		fmt.Fprintf(stdout, "  history: none (no influxdb block): trends and charts answer 404\n")
 	}
 	return 0
 }

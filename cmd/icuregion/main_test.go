@@ -143,6 +143,20 @@ func TestCheckCommand(t *testing.T) {
 	if code := dispatch([]string{"check", "-c", cfg}, &out, &errb); code != 0 || !strings.Contains(out.String(), "1 hospitals registered") {
 		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
 	}
+	if !strings.Contains(out.String(), "history: none (no influxdb block)") {
+		t.Errorf("check without influxdb: %s", out.String())
+	}
+	withInflux := "region: R01\npopulation: 1000000\nkeys_file: hospitals.yaml\nmqtt:\n  broker: tcp://127.0.0.1:1883\ninfluxdb:\n  url: http://127.0.0.1:8086\n  bucket: icu/autogen\n"
+	os.WriteFile(cfg, []byte(withInflux), 0o644)
+	out.Reset()
+	if code := dispatch([]string{"check", "-c", cfg}, &out, &errb); code != 0 || !strings.Contains(out.String(), "history: influxdb http://127.0.0.1:8086, bucket icu/autogen") {
+		t.Errorf("check with influxdb: exit %d: %s %s", code, out.String(), errb.String())
+	}
+	os.WriteFile(cfg, []byte(withInflux+"  token_file: absent-token\n"), 0o644)
+	errb.Reset()
+	if code := dispatch([]string{"check", "-c", cfg}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "influxdb: influxdb token_file") {
+		t.Errorf("check with an absent token file: exit %d: %s", code, errb.String())
+	}
 	os.WriteFile(cfg, []byte("region: R01\nbogus: 1\n"), 0o644)
 	if code := dispatch([]string{"check", "-c", cfg}, &out, &errb); code != 1 {
 		t.Fatalf("bad config: exit %d", code)
