@@ -123,8 +123,15 @@ func TestRegionPageInChromium(t *testing.T) {
 	}
 	// Chart 1: equipped ICU beds by district; 24 hourly reports in 51-minute buckets.
 	got := evalString(t, ctx, `[...document.querySelectorAll("figure.chart")].map(f => f.dataset.state + ":" + [...f.querySelectorAll("svg polyline.series")].map(l => l.dataset.key + "/" + l.points.numberOfItems).join(",")).join(" ")`)
-	if got != "ready:D01/24,D02/24 ready:D01/24,D02/24" {
+	if got != "ready:D01/24,D02/24 ready:D01/24,D02/24 ready:D01/24,D02/24" {
 		t.Errorf("charts %q", got)
+	}
+	// Chart 2 is per 100,000 with the 2027 target (18) as a line: D02's
+	// 6 equipped ICU beds for 50,000 people are 12 per 100k: two thirds
+	// of the way from the axis (y 192) to the target line.
+	if got := evalString(t, ctx, `(() => { const f = document.querySelectorAll("figure.chart")[1]; const t = f.querySelector("line.target"); const d2 = f.querySelector('polyline[data-key="D02"]').points.getItem(0);
+		const base = 192, y = (v) => base - (base - Number(t.getAttribute("y1"))) * v / 18; return Math.abs(d2.y - y(12)) < 0.2 ? "ok" : d2.y + " vs " + y(12); })()`); got != "ok" {
+		t.Errorf("per-100k chart: %s", got)
 	}
 	if got := evalString(t, ctx, `document.querySelector("figure.chart ul.legend").textContent`); !strings.Contains(got, "北部县") {
 		t.Errorf("legend %q", got)

@@ -26,7 +26,17 @@
 
   function draw(fig, trend) {
     const x0 = Date.parse(trend.from), x1 = Date.parse(trend.to);
-    let ymax = 0;
+    // data-per100k: figures per 100,000 people of each series' area, with
+    // the policy target (data-target) as a dashed line.
+    const per100k = fig.dataset.per100k === "1";
+    const target = per100k && fig.dataset.target ? Number(fig.dataset.target) : 0;
+    if (per100k) {
+      for (const s of trend.series) {
+        const pop = s.population || 0;
+        s.points = pop > 0 ? s.points.map((p) => ({ t: p.t, v: p.v * 100000 / pop })) : [];
+      }
+    }
+    let ymax = target;
     for (const s of trend.series) for (const p of s.points) ymax = Math.max(ymax, p.v);
     ymax = ymax > 0 ? ymax * 1.1 : 1;
     const sx = (t) => L + (W - L - R) * (Date.parse(t) - x0) / (x1 - x0);
@@ -34,10 +44,14 @@
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": fig.querySelector("figcaption").textContent });
     svg.appendChild(el("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#888" }));
     svg.appendChild(el("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }));
-    svg.appendChild(el("text", { x: L - 4, y: T + 8, "text-anchor": "end", "font-size": 10 }, String(Math.round(ymax))));
+    svg.appendChild(el("text", { x: L - 4, y: T + 8, "text-anchor": "end", "font-size": 10 }, String(Math.round(ymax * 10) / 10)));
     svg.appendChild(el("text", { x: L - 4, y: H - B, "text-anchor": "end", "font-size": 10 }, "0"));
     svg.appendChild(el("text", { x: L, y: H - 8, "font-size": 10 }, trend.from.slice(0, 16).replace("T", " ")));
     svg.appendChild(el("text", { x: W - R, y: H - 8, "text-anchor": "end", "font-size": 10 }, trend.to.slice(0, 16).replace("T", " ")));
+    if (target > 0) {
+      svg.appendChild(el("line", { class: "target", x1: L, y1: sy(target), x2: W - R, y2: sy(target), stroke: "#b00", "stroke-dasharray": "4 3" }));
+      svg.appendChild(el("text", { x: W - R, y: sy(target) - 3, "text-anchor": "end", "font-size": 10, fill: "#b00" }, "target " + target));
+    }
     const legend = document.createElement("ul");
     legend.className = "legend";
     trend.series.forEach((s, i) => {
