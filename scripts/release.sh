@@ -36,6 +36,14 @@ NFPM_VERSION=v2.48.0
 CYCLONEDX_GOMOD_VERSION=v1.10.0
 ARCHES=(amd64 arm64 armv7)
 COMMANDS=(icugate icusim icuregion)
+# Commands that do not build for an architecture, and why; said loudly in
+# every run, left out of that architecture's archive and packages, and
+# checked by scripts/test-packaging.sh. Remove a line once it builds.
+#   icuregion/armv7: github.com/xuri/excelize/v2 v2.9.1 (the region's XLSX
+#     export) does not compile for 32-bit ARM (math.MaxUint32 overflows
+#     int); fixed in excelize v2.10.0. icuregion runs on the region's
+#     server, not on a 32-bit edge box; icugate and icusim build.
+UNBUILT=(icuregion/armv7)
 
 version="${1:-}"
 if [ -z "$version" ]; then
@@ -53,8 +61,6 @@ v="${version#v}"
 	die "version $version is not semantic (want v1.2.3, 1.2.3-rc.1 or a git describe of such a tag)"
 
 apt_install ca-certificates
-scripts/install-gotool.sh nfpm github.com/goreleaser/nfpm/v2/cmd/nfpm "$NFPM_VERSION"
-scripts/install-gotool.sh cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod "$CYCLONEDX_GOMOD_VERSION"
 tools="$ICUGATE_CACHE/bin"
 
 # Archive entries get the commit's time, so the same commit gives the same
@@ -65,6 +71,20 @@ dist=dist
 rm -rf "$dist"
 mkdir -p "$dist/build"
 log "icugate $version into $dist/"
+
+# The packaging tools build once into the tool cache (minutes on a fresh
+# machine): in the background, while the binaries compile.
+mkdir -p "$ICUGATE_CACHE"
+toollog=$(mktemp "$ICUGATE_CACHE/.release-tools.XXXXXX")
+(
+	scripts/install-gotool.sh nfpm github.com/goreleaser/nfpm/v2/cmd/nfpm "$NFPM_VERSION" &
+	nfpm=$!
+	scripts/install-gotool.sh cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod "$CYCLONEDX_GOMOD_VERSION"
+	cdx=$?
+	wait "$nfpm" && exit "$cdx"
+) >"$toollog" 2>&1 &
+tools_pid=$!
+trap 'kill $tools_pid 2>/dev/null || true; rm -f "$toollog"' EXIT
 
 # goenv ARCH prints the GOARCH (and GOARM) of a release architecture.
 goenv() {
@@ -83,8 +103,17 @@ nfpmarch() {
 	esac
 }
 
+printf '%s\n' "${UNBUILT[@]}" >"$dist/build/UNBUILT"
 for arch in "${ARCHES[@]}"; do
 	out="$dist/build/linux_$arch"
+	cmds=()
+	for cmd in "${COMMANDS[@]}"; do
+		if grep -qx "$cmd/$arch" "$dist/build/UNBUILT"; then
+			log "NOT BUILT: $cmd for linux/$arch (see UNBUILT in scripts/release.sh)"
+		else
+			cmds+=("./cmd/$cmd")
+		fi
+	done
 	log "go build linux/$arch"
 	# Static (no cgo), with the time zone database inside: the container
 	# image is FROM scratch and edge boxes may lack tzdata. -buildvcs=auto
@@ -92,7 +121,7 @@ for arch in "${ARCHES[@]}"; do
 	env $(goenv "$arch") GOOS=linux CGO_ENABLED=0 \
 		go build -trimpath -buildvcs=auto -tags timetzdata \
 		-ldflags "-s -w -X main.version=$version" \
-		-o "$out/" "${COMMANDS[@]/#/./cmd/}"
+		-o "$out/" "${cmds[@]}"
 done
 
 host_arch=$(go env GOARCH)
@@ -100,6 +129,9 @@ if [ -x "$dist/build/linux_$host_arch/icugate" ]; then
 	got=$("$dist/build/linux_$host_arch/icugate" version | head -1)
 	[ "$got" = "icugate $version" ] || die "icugate version printed '$got', want 'icugate $version'"
 fi
+
+wait "$tools_pid" || { cat "$toollog" >&2; die "building the packaging tools failed"; }
+grep -h 'install-gotool: .* built in' "$toollog" | sed 's/^install-gotool: /==> /' >&2 || true
 
 for arch in "${ARCHES[@]}"; do
 	name="icugate_${v}_linux_${arch}"
@@ -119,10 +151,13 @@ for arch in "${ARCHES[@]}"; do
 
 	rm -rf "$dist/stage/bin"
 	cp -r "$dist/build/linux_$arch" "$dist/stage/bin"
+	# The package lists only the binaries built (an entry is 3 lines).
+	awk '/^  - src: dist\/stage\/bin\// { f = substr($3, 1); if (system("test -e " f) != 0) { skip = 3 } }
+		skip > 0 { skip--; next } { print }' deploy/nfpm/nfpm.yaml >"$dist/stage/nfpm.yaml"
 	for packager in deb rpm; do
 		log "nfpm $packager $arch"
 		ICUGATE_VERSION="$v" ICUGATE_ARCH=$(nfpmarch "$arch") \
-			"$tools/nfpm" package --config deploy/nfpm/nfpm.yaml --packager "$packager" --target "$dist/" >/dev/null
+			"$tools/nfpm" package --config "$dist/stage/nfpm.yaml" --packager "$packager" --target "$dist/" >/dev/null
 	done
 done
 rm -rf "$dist/stage"
