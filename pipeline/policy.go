@@ -51,6 +51,23 @@ func targetFor(level string, year int) (target, bool) {
 	return target{}, false
 }
 
+// TierTarget is a row of the policy targets: the minimum shares of all
+// inpatient beds for a hospital level, in basis points (1/10,000).
+type TierTarget struct {
+	// Year is the year the row applies from.
+	Year                            int
+	General, Specialty, Convertible int
+}
+
+// TierTargetFor returns the targets of level for year (the latest row at
+// or before it, else the earliest); false for an unknown level. The
+// regional aggregator judges hospitals with it, so both tiers use one
+// table.
+func TierTargetFor(level string, year int) (TierTarget, bool) {
+	t, ok := targetFor(level, year)
+	return TierTarget{Year: t.year, General: t.general, Specialty: t.specialty, Convertible: t.convertib}, ok
+}
+
 // Policy holds the policy indicators of the hospital.
 type Policy struct {
 	Level      string `json:"level"`

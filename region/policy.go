@@ -2,6 +2,7 @@ package region
 
 import (
 	"github.com/icugate/icugate/config"
+	"github.com/icugate/icugate/pipeline"
 	"github.com/icugate/icugate/report"
 )
 
@@ -18,46 +19,10 @@ func regionalTargets(year int) (icu, convertible int64) {
 	return 15, 10
 }
 
-// tierTarget is one row of the minimum shares of all inpatient beds, in
-// basis points, so "met" is exact integer arithmetic. The same table as
-// the gateway's (pipeline/policy.go); TestTierTargetsMatchTheGateway
-// keeps them equal.
-type tierTarget struct {
-	level                            string
-	year                             int
-	general, specialty, convertibles int
-}
-
-var tierTargets = [...]tierTarget{
-	{config.LevelTertiary, 2025, 400, 200, 400},
-	{config.LevelTertiary, 2027, 450, 250, 450},
-	{config.LevelSecondary, 2025, 200, 100, 200},
-	{config.LevelSecondary, 2027, 240, 120, 240},
-}
-
-// tierTargetFor picks level's row for year: the latest at or before it,
-// else the earliest.
-func tierTargetFor(level string, year int) (tierTarget, bool) {
-	var at, earliest *tierTarget
-	for i := range tierTargets {
-		t := &tierTargets[i]
-		if t.level != level {
-			continue
-		}
-		if earliest == nil || t.year < earliest.year {
-			earliest = t
-		}
-		if t.year <= year && (at == nil || t.year > at.year) {
-			at = t
-		}
-	}
-	switch {
-	case at != nil:
-		return *at, true
-	case earliest != nil:
-		return *earliest, true
-	}
-	return tierTarget{}, false
+// tierTargetFor is the gateway's own table of tier targets
+// (pipeline.TierTargetFor): both tiers judge a hospital alike.
+func tierTargetFor(level string, year int) (pipeline.TierTarget, bool) {
+	return pipeline.TierTargetFor(level, year)
 }
 
 // Staffing references per general-ICU bed: doctors 0.8 (as 8/10) and
@@ -172,11 +137,11 @@ func (f *figures) policy(level string, totalBeds, year int) *HospitalPolicy {
 	}
 	icu := classSum{beds: f.general.beds + f.specialty.beds}
 	return &HospitalPolicy{
-		Level: level, TargetsYear: t.year, TargetsKnown: known, TotalBeds: totalBeds,
-		General:     share(f.general, t.general, f.general.equipped),
-		Specialty:   share(f.specialty, t.specialty, f.specialty.equipped),
-		Convertible: share(f.convertible, t.convertibles, f.convertible.equipped),
-		ICU:         share(icu, t.general+t.specialty, f.general.equipped+f.specialty.equipped),
+		Level: level, TargetsYear: t.Year, TargetsKnown: known, TotalBeds: totalBeds,
+		General:     share(f.general, t.General, f.general.equipped),
+		Specialty:   share(f.specialty, t.Specialty, f.specialty.equipped),
+		Convertible: share(f.convertible, t.Convertible, f.convertible.equipped),
+		ICU:         share(icu, t.General+t.Specialty, f.general.equipped+f.specialty.equipped),
 		Staffing:    f.staffing(),
 	}
 }

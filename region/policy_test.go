@@ -8,8 +8,9 @@ import (
 	"github.com/icugate/icugate/pipeline"
 )
 
-// The region judges hospitals' shares with its own copy of the targets
-// table; it must be the gateway's (pipeline/policy.go), year by year.
+// The region judges hospitals' shares with the gateway's targets table
+// (pipeline.TierTargetFor); its shares must come out as the gateway's,
+// year by year.
 func TestTierTargetsMatchTheGateway(t *testing.T) {
 	for _, level := range []string{config.LevelTertiary, config.LevelSecondary} {
 		for year := 2024; year <= 2030; year++ {
